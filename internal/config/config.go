@@ -1,0 +1,114 @@
+// Package config reads dirgate's YAML configuration: strict decoding (unknown
+// keys are errors), ${VAR} expansion and *_file secrets, defaults, and
+// validation that reports every problem at once with its key path.
+//
+// The schema is the contract in ARCHITECTURE.md; the upstream sections are
+// the Config types of the upstream packages.
+package config
+
+import (
+	"time"
+
+	"github.com/dirgate/dirgate/internal/secret"
+	ldapup "github.com/dirgate/dirgate/upstream/ldap"
+	"github.com/dirgate/dirgate/upstream/local"
+)
+
+// Defaults.
+const (
+	DefaultDataDir          = "./dirgate-data"
+	DefaultLDAPListen       = "127.0.0.1:3389"
+	DefaultRESTListen       = "127.0.0.1:8095"
+	DefaultRefreshInterval  = 10 * time.Minute
+	DefaultRefreshFullEvery = 24 * time.Hour
+	DefaultMaxDeletePercent = 20
+)
+
+// Config is the whole file.
+type Config struct {
+	DataDir   string     `yaml:"data_dir"`
+	BaseDN    string     `yaml:"base_dn"`
+	Log       Log        `yaml:"log"`
+	LDAP      LDAP       `yaml:"ldap"`
+	REST      REST       `yaml:"rest"`
+	Upstreams []Upstream `yaml:"upstreams"`
+
+	// Path is the file the configuration was read from ("" if none). Relative
+	// paths inside the file (data_dir, seed_file, cert files) are resolved
+	// against its directory.
+	Path string `yaml:"-"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// TLSFiles names a PEM certificate and key.
+type TLSFiles struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// LDAP is the LDAP frontend.
+type LDAP struct {
+	// Listen is the plain LDAP (StartTLS) address; nil means the default,
+	// "" disables it.
+	Listen               *string          `yaml:"listen"`
+	LDAPSListen          string           `yaml:"ldaps_listen"`
+	TLS                  TLSFiles         `yaml:"tls"`
+	AllowAnonymousSearch bool             `yaml:"allow_anonymous_search"`
+	MemberOf             string           `yaml:"memberof"` // transitive (default) or direct
+	ServiceAccounts      []ServiceAccount `yaml:"service_accounts"`
+}
+
+// ServiceAccount is an identity that may bind to the LDAP frontend to search.
+type ServiceAccount struct {
+	Name         string        `yaml:"name"`
+	PasswordHash secret.String `yaml:"password_hash"`
+}
+
+// REST is the Crowd REST frontend.
+type REST struct {
+	// Listen: nil means the default, "" disables it.
+	Listen         *string       `yaml:"listen"`
+	TLS            TLSFiles      `yaml:"tls"`
+	TrustedProxies []string      `yaml:"trusted_proxies"`
+	Applications   []Application `yaml:"applications"`
+}
+
+// Application is a client of the Crowd REST frontend (Jira, Confluence, ...).
+type Application struct {
+	Name                 string        `yaml:"name"`
+	PasswordHash         secret.String `yaml:"password_hash"`
+	RemoteAddresses      []string      `yaml:"remote_addresses"`
+	AllowedGroups        []string      `yaml:"allowed_groups"`
+	AggregateMemberships *bool         `yaml:"aggregate_memberships"` // default true
+	LowercaseOutput      bool          `yaml:"lowercase_output"`
+	Permissions          []string      `yaml:"permissions"` // read (default), write
+}
+
+// Upstream is one `upstreams[]` entry: the settings every type shares, and
+// the settings of its type in exactly one of the type-specific fields.
+type Upstream struct {
+	Name    string  `yaml:"name"`
+	Type    string  `yaml:"type"`
+	Refresh Refresh `yaml:"refresh"`
+	// MaxDeletePercent: a sync that would delete more than this share of the
+	// upstream's users or groups is refused. nil means the default (20);
+	// 100 disables the guard.
+	MaxDeletePercent *int `yaml:"max_delete_percent"`
+
+	LDAP  *ldapup.Config `yaml:"-"` // type: ldap
+	Local *local.Config  `yaml:"-"` // type: local
+}
+
+// Refresh schedules an upstream's syncs.
+type Refresh struct {
+	Interval  time.Duration `yaml:"interval"`   // default 10m
+	FullEvery time.Duration `yaml:"full_every"` // default 24h
+}
+
+// Types lists the upstream types this build knows, in documentation order.
+var Types = []string{"ldap", "local"}
