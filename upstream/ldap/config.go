@@ -18,7 +18,7 @@ const (
 	DefaultTimeout         = 10 * time.Second
 	DefaultBindConnections = 4
 	DefaultUserFilter      = "(objectClass=inetOrgPerson)"
-	DefaultGroupFilter     = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+	DefaultGroupFilter     = "(objectClass=groupOfNames)"
 )
 
 // Incremental modes: how an incremental sync finds what changed.
