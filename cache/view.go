@@ -1,0 +1,588 @@
+package cache
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/dirgate/dirgate/upstream"
+)
+
+// This file holds the in-memory side of the store: each upstream's records
+// with their indexes, and the merged view the frontends read. Badger is the
+// durable copy; everything here is rebuilt from it on Open. The memory
+// layout is the directory itself (about 100 MB for 100,000 users), which is
+// what lets a lookup, with nested groups, cost microseconds.
+//
+// Only appliers (serialised by Store.applyMu) mutate these structures, and
+// only while holding Store.mu for writing; readers hold Store.mu for reading.
+
+// userRec and groupRec are stored records with the order in which the
+// upstream first reported them: when two names in one upstream collide
+// case-insensitively, the lower order wins and the other is skipped.
+type userRec struct {
+	upstream.User
+	order uint64
+}
+
+type groupRec struct {
+	upstream.Group
+	order uint64
+}
+
+// upState is one upstream's records and indexes.
+type upState struct {
+	name string
+	idx  int
+
+	users  map[string]*userRec  // key → record
+	groups map[string]*groupRec // key → record
+
+	// Records by folded name, lowest order first; element 0 is the
+	// effective record, the others are collisions.
+	userNames  map[string][]*userRec
+	groupNames map[string][]*groupRec
+
+	userExt  map[string]string // external ID → key
+	groupExt map[string]string
+
+	// parents maps a member key (user or group) to the keys of the groups
+	// that list it directly: the reverse membership edges.
+	parents map[string][]string
+
+	meta upMeta
+}
+
+func newUpState(name string, idx int) *upState {
+	return &upState{
+		name: name, idx: idx,
+		users: map[string]*userRec{}, groups: map[string]*groupRec{},
+		userNames: map[string][]*userRec{}, groupNames: map[string][]*groupRec{},
+		userExt: map[string]string{}, groupExt: map[string]string{},
+		parents: map[string][]string{},
+	}
+}
+
+func (u *upState) effectiveUser(r *userRec) bool {
+	l := u.userNames[upstream.Fold(r.Username)]
+	return len(l) > 0 && l[0] == r
+}
+
+func (u *upState) effectiveGroup(r *groupRec) bool {
+	l := u.groupNames[upstream.Fold(r.Name)]
+	return len(l) > 0 && l[0] == r
+}
+
+// userByName returns the effective record for a folded username.
+func (u *upState) userByName(folded string) *userRec {
+	if l := u.userNames[folded]; len(l) > 0 {
+		return l[0]
+	}
+	return nil
+}
+
+func (u *upState) groupByName(folded string) *groupRec {
+	if l := u.groupNames[folded]; len(l) > 0 {
+		return l[0]
+	}
+	return nil
+}
+
+// putUser stores r, replacing any record with its key, and returns the
+// replaced record.
+func (u *upState) putUser(r *userRec) *userRec {
+	old := u.delUser(r.Key)
+	u.users[r.Key] = r
+	name := upstream.Fold(r.Username)
+	u.userNames[name] = insertByOrder(u.userNames[name], r, func(x *userRec) uint64 { return x.order })
+	if r.ExternalID != "" {
+		u.userExt[r.ExternalID] = r.Key
+	}
+	return old
+}
+
+func (u *upState) delUser(key string) *userRec {
+	old := u.users[key]
+	if old == nil {
+		return nil
+	}
+	delete(u.users, key)
+	name := upstream.Fold(old.Username)
+	if l := removePtr(u.userNames[name], old); len(l) == 0 {
+		delete(u.userNames, name)
+	} else {
+		u.userNames[name] = l
+	}
+	if old.ExternalID != "" && u.userExt[old.ExternalID] == key {
+		delete(u.userExt, old.ExternalID)
+	}
+	return old
+}
+
+func (u *upState) putGroup(r *groupRec) *groupRec {
+	old := u.delGroup(r.Key)
+	u.groups[r.Key] = r
+	name := upstream.Fold(r.Name)
+	u.groupNames[name] = insertByOrder(u.groupNames[name], r, func(x *groupRec) uint64 { return x.order })
+	if r.ExternalID != "" {
+		u.groupExt[r.ExternalID] = r.Key
+	}
+	for _, m := range r.Members {
+		u.parents[m] = append(u.parents[m], r.Key)
+	}
+	return old
+}
+
+func (u *upState) delGroup(key string) *groupRec {
+	old := u.groups[key]
+	if old == nil {
+		return nil
+	}
+	delete(u.groups, key)
+	name := upstream.Fold(old.Name)
+	if l := removePtr(u.groupNames[name], old); len(l) == 0 {
+		delete(u.groupNames, name)
+	} else {
+		u.groupNames[name] = l
+	}
+	if old.ExternalID != "" && u.groupExt[old.ExternalID] == key {
+		delete(u.groupExt, old.ExternalID)
+	}
+	for _, m := range old.Members {
+		l := u.parents[m]
+		if i := slices.Index(l, key); i >= 0 {
+			l = slices.Delete(l, i, i+1)
+		}
+		if len(l) == 0 {
+			delete(u.parents, m)
+		} else {
+			u.parents[m] = l
+		}
+	}
+	return old
+}
+
+func insertByOrder[T any](l []T, r T, order func(T) uint64) []T {
+	i := sort.Search(len(l), func(i int) bool { return order(l[i]) > order(r) })
+	return slices.Insert(l, i, r)
+}
+
+func removePtr[T comparable](l []T, r T) []T {
+	if i := slices.Index(l, r); i >= 0 {
+		return slices.Delete(l, i, i+1)
+	}
+	return l
+}
+
+// mergedUser is one username across the upstreams: the effective record of
+// each upstream that has it (nil where absent) and the winner, the first.
+type mergedUser struct {
+	recs []*userRec
+	win  int
+}
+
+func (m *mergedUser) winner() *userRec { return m.recs[m.win] }
+
+type mergedGroup struct {
+	recs []*groupRec
+	win  int
+}
+
+func (m *mergedGroup) winner() *groupRec { return m.recs[m.win] }
+
+// view is the merged directory.
+type view struct {
+	ups    []*upState
+	users  map[string]*mergedUser  // folded username
+	groups map[string]*mergedGroup // folded group name
+	emails map[string][]string     // folded email → folded usernames of winners with that email
+
+	// Sorted folded names.
+	sortedUsers  []string
+	sortedGroups []string
+	bulk         bool // a bulk change is under way: re-sort at the end
+}
+
+func newView(ups []*upState) *view {
+	return &view{ups: ups, users: map[string]*mergedUser{}, groups: map[string]*mergedGroup{}, emails: map[string][]string{}}
+}
+
+// refreshUser recomputes the merged entry for a folded username after the
+// upstream records behind it changed.
+func (v *view) refreshUser(name string) {
+	old := v.users[name]
+	if old != nil {
+		v.unindexEmail(name, old.winner())
+	}
+	var m *mergedUser
+	for i, up := range v.ups {
+		if r := up.userByName(name); r != nil {
+			if m == nil {
+				m = &mergedUser{recs: make([]*userRec, len(v.ups)), win: i}
+			}
+			m.recs[i] = r
+		}
+	}
+	if m == nil {
+		if old != nil {
+			delete(v.users, name)
+			v.nameRemoved(&v.sortedUsers, name)
+		}
+		return
+	}
+	if old == nil {
+		v.nameAdded(&v.sortedUsers, name)
+	}
+	v.users[name] = m
+	if e := m.winner().Email; e != "" {
+		k := upstream.Fold(e)
+		v.emails[k] = append(v.emails[k], name)
+	}
+}
+
+func (v *view) unindexEmail(name string, r *userRec) {
+	if r.Email == "" {
+		return
+	}
+	k := upstream.Fold(r.Email)
+	l := removePtr(v.emails[k], name)
+	if len(l) == 0 {
+		delete(v.emails, k)
+	} else {
+		v.emails[k] = l
+	}
+}
+
+func (v *view) refreshGroup(name string) {
+	var m *mergedGroup
+	for i, up := range v.ups {
+		if r := up.groupByName(name); r != nil {
+			if m == nil {
+				m = &mergedGroup{recs: make([]*groupRec, len(v.ups)), win: i}
+			}
+			m.recs[i] = r
+		}
+	}
+	_, existed := v.groups[name]
+	switch {
+	case m == nil && existed:
+		delete(v.groups, name)
+		v.nameRemoved(&v.sortedGroups, name)
+	case m != nil:
+		if !existed {
+			v.nameAdded(&v.sortedGroups, name)
+		}
+		v.groups[name] = m
+	}
+}
+
+// rebuild recomputes the whole merged view from the upstream states.
+func (v *view) rebuild() {
+	v.users = make(map[string]*mergedUser, len(v.users))
+	v.groups = make(map[string]*mergedGroup, len(v.groups))
+	v.emails = make(map[string][]string, len(v.emails))
+	v.sortedUsers, v.sortedGroups = nil, nil
+	v.bulk = true
+	defer func() { v.bulk = false; v.sortNames() }()
+	seenU, seenG := map[string]bool{}, map[string]bool{}
+	for _, up := range v.ups {
+		for name := range up.userNames {
+			if !seenU[name] {
+				seenU[name] = true
+				v.refreshUser(name)
+			}
+		}
+		for name := range up.groupNames {
+			if !seenG[name] {
+				seenG[name] = true
+				v.refreshGroup(name)
+			}
+		}
+	}
+}
+
+// The sorted name lists are kept current by every change: one name is
+// inserted or removed in place, a bulk change (more than bulkNames names)
+// re-sorts once at the end (sortNames).
+const bulkNames = 256
+
+func (v *view) nameAdded(list *[]string, name string) {
+	if v.bulk {
+		*list = nil
+		return
+	}
+	if *list == nil {
+		return
+	}
+	i := sort.SearchStrings(*list, name)
+	*list = slices.Insert(*list, i, name)
+}
+
+func (v *view) nameRemoved(list *[]string, name string) {
+	if v.bulk {
+		*list = nil
+		return
+	}
+	i := sort.SearchStrings(*list, name)
+	if i < len(*list) && (*list)[i] == name {
+		*list = slices.Delete(*list, i, i+1)
+	}
+}
+
+// sortNames rebuilds the sorted lists that a bulk change dropped.
+func (v *view) sortNames() {
+	if v.sortedUsers == nil {
+		v.sortedUsers = sortedKeys(v.users)
+	}
+	if v.sortedGroups == nil {
+		v.sortedGroups = sortedKeys(v.groups)
+	}
+}
+
+func (v *view) userList() []string  { return v.sortedUsers }
+func (v *view) groupList() []string { return v.sortedGroups }
+
+// nameSet collects folded names without duplicates. Membership lists are
+// short, so a slice beats a map until it grows.
+type nameSet struct {
+	list []string
+	m    map[string]struct{}
+}
+
+func (s *nameSet) add(n string) bool {
+	if s.m == nil {
+		if slices.Contains(s.list, n) {
+			return false
+		}
+		s.list = append(s.list, n)
+		if len(s.list) > 32 {
+			s.m = make(map[string]struct{}, 64)
+			for _, x := range s.list {
+				s.m[x] = struct{}{}
+			}
+		}
+		return true
+	}
+	if _, ok := s.m[n]; ok {
+		return false
+	}
+	s.m[n] = struct{}{}
+	s.list = append(s.list, n)
+	return true
+}
+
+func (s *nameSet) has(n string) bool {
+	if s.m == nil {
+		return slices.Contains(s.list, n)
+	}
+	_, ok := s.m[n]
+	return ok
+}
+
+func (s *nameSet) sorted() []string {
+	sort.Strings(s.list)
+	return s.list
+}
+
+// directGroupsOfUser returns the folded names of the groups that list the
+// user directly. With aggregate, memberships come from every upstream that
+// has the username; without, only from the winning upstream.
+func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
+	m := v.users[name]
+	if m == nil {
+		return
+	}
+	for i, r := range m.recs {
+		if r == nil || (!aggregate && i != m.win) {
+			continue
+		}
+		up := v.ups[i]
+		for _, gk := range up.parents[r.Key] {
+			if g := up.groups[gk]; g != nil && up.effectiveGroup(g) {
+				out.add(upstream.Fold(g.Name))
+			}
+		}
+	}
+}
+
+// parentGroups returns the folded names of the groups that list group name
+// as a direct member, in any upstream.
+func (v *view) parentGroups(name string, out *nameSet) {
+	m := v.groups[name]
+	if m == nil {
+		return
+	}
+	for i, r := range m.recs {
+		if r == nil {
+			continue
+		}
+		up := v.ups[i]
+		for _, gk := range up.parents[r.Key] {
+			if g := up.groups[gk]; g != nil && up.effectiveGroup(g) {
+				if n := upstream.Fold(g.Name); n != name {
+					out.add(n)
+				}
+			}
+		}
+	}
+}
+
+// directMembers adds the direct members of a group: users (when users is
+// not nil) and child groups (when groups is not nil). Without aggregate, a
+// user counts only if the upstream listing it is the user's winner.
+func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet) {
+	m := v.groups[name]
+	if m == nil {
+		return
+	}
+	for i, r := range m.recs {
+		if r == nil {
+			continue
+		}
+		up := v.ups[i]
+		for _, mk := range r.Members {
+			if u := up.users[mk]; u != nil {
+				if users != nil && up.effectiveUser(u) {
+					n := upstream.Fold(u.Username)
+					if aggregate || v.users[n].win == i {
+						users.add(n)
+					}
+				}
+			} else if g := up.groups[mk]; g != nil && groups != nil && up.effectiveGroup(g) {
+				if n := upstream.Fold(g.Name); n != name {
+					groups.add(n)
+				}
+			}
+		}
+	}
+}
+
+// ancestors returns every group that contains group name, directly or
+// through nesting, excluding name itself unless it is part of a cycle.
+func (v *view) ancestors(name string) []string {
+	var out nameSet
+	queue := []string{name}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		var ps nameSet
+		v.parentGroups(n, &ps)
+		for _, p := range ps.list {
+			if out.add(p) {
+				queue = append(queue, p)
+			}
+		}
+	}
+	return out.sorted()
+}
+
+// descendants returns every group nested in group name, at any depth.
+func (v *view) descendants(name string) []string {
+	var out nameSet
+	queue := []string{name}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		var cs nameSet
+		v.directMembers(n, true, nil, &cs)
+		for _, c := range cs.list {
+			if out.add(c) {
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out.sorted()
+}
+
+// cycles returns the groups that take part in nesting cycles, as strongly
+// connected components of the merged nesting graph (Tarjan's algorithm,
+// iterative so that a deep chain cannot overflow the stack).
+func (v *view) cycles() [][]string {
+	index := map[string]int{}
+	low := map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	var out [][]string
+	next := 0
+	children := func(n string) []string {
+		var cs nameSet
+		v.directMembers(n, true, nil, &cs)
+		return cs.sorted()
+	}
+	type frame struct {
+		node string
+		kids []string
+		i    int
+	}
+	for _, root := range v.groupList() {
+		if _, seen := index[root]; seen {
+			continue
+		}
+		work := []*frame{{node: root, kids: children(root)}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(work) > 0 {
+			f := work[len(work)-1]
+			if f.i < len(f.kids) {
+				k := f.kids[f.i]
+				f.i++
+				if _, seen := index[k]; !seen {
+					index[k], low[k] = next, next
+					next++
+					stack = append(stack, k)
+					onStack[k] = true
+					work = append(work, &frame{node: k, kids: children(k)})
+				} else if onStack[k] && index[k] < low[f.node] {
+					low[f.node] = index[k]
+				}
+				continue
+			}
+			work = work[:len(work)-1]
+			if len(work) > 0 {
+				p := work[len(work)-1].node
+				if low[f.node] < low[p] {
+					low[p] = low[f.node]
+				}
+			}
+			if low[f.node] == index[f.node] {
+				var comp []string
+				for {
+					n := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[n] = false
+					comp = append(comp, n)
+					if n == f.node {
+						break
+					}
+				}
+				if len(comp) > 1 || selfLoop(v, f.node) {
+					sort.Strings(comp)
+					out = append(out, comp)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.Join(out[i], ",") < strings.Join(out[j], ",") })
+	return out
+}
+
+// selfLoop reports a group that lists itself.
+func selfLoop(v *view, name string) bool {
+	m := v.groups[name]
+	if m == nil {
+		return false
+	}
+	for i, r := range m.recs {
+		if r == nil {
+			continue
+		}
+		for _, mk := range r.Members {
+			if g := v.ups[i].groups[mk]; g != nil && upstream.Fold(g.Name) == name {
+				return true
+			}
+		}
+	}
+	return false
+}
