@@ -192,3 +192,20 @@ func (p Problems) Err() error {
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(p...))
 }
+
+// Writer is an upstream that accepts changes (dirgate's local directory).
+// Names are case-insensitive; the errors wrap ErrNotFound and ErrExists.
+type Writer interface {
+	CreateUser(ctx context.Context, u User, password string) (*User, error)
+	// UpdateUser replaces the user's fields (not its name, key or password).
+	UpdateUser(ctx context.Context, username string, u User) (*User, error)
+	RenameUser(ctx context.Context, username, newName string) (*User, error)
+	DeleteUser(ctx context.Context, username string) error
+	SetPassword(ctx context.Context, username, password string) error
+	CreateGroup(ctx context.Context, g Group) (*Group, error)
+	// UpdateGroup replaces description, active and attributes.
+	UpdateGroup(ctx context.Context, name string, g Group) (*Group, error)
+	DeleteGroup(ctx context.Context, name string) error
+	AddMember(ctx context.Context, group string, member string, memberIsGroup bool) error
+	RemoveMember(ctx context.Context, group string, member string, memberIsGroup bool) error
+}
