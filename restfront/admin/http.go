@@ -105,7 +105,7 @@ func Handler(svc Service, logger *slog.Logger) http.Handler {
 }
 
 type syncLine struct {
-	Progress *Progress    `json:"progress,omitempty"`
+	Progress *Progress     `json:"progress,omitempty"`
 	Outcomes []SyncOutcome `json:"outcomes,omitempty"`
 	Error    string        `json:"error,omitempty"`
 	NotFound bool          `json:"not_found,omitempty"`
