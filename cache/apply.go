@@ -330,6 +330,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet) (ApplyRes
 		}); err != nil {
 			return ApplyResult{}, fmt.Errorf("apply %s: %w", st.name, err)
 		}
+		s.log.Debug("writing a new generation", "upstream", st.name, "generation", meta.Pending, "changes", recordChanges)
 		if err := s.writeGeneration(ctx, st, cs, meta.Pending); err != nil {
 			_ = s.dropPrefix(genPrefix(st.name, meta.Pending))
 			return ApplyResult{}, fmt.Errorf("apply %s: %w", st.name, err)
@@ -427,6 +428,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet) (ApplyRes
 	}
 	res.Events = len(evs)
 	if big {
+		failpoint("after-flip")
 		if err := s.dropPrefix(genPrefix(st.name, oldGen)); err != nil {
 			s.log.Warn("could not delete the replaced generation; it goes at the next start", "upstream", st.name, "err", err)
 		} else {
@@ -472,6 +474,7 @@ func (s *Store) writeGeneration(ctx context.Context, st *upState, cs *changeSet,
 			return err
 		}
 	}
+	failpoint("mid-generation")
 	delG := make(map[string]struct{}, len(cs.delGroups)+len(cs.groups))
 	for _, k := range cs.delGroups {
 		delG[k] = struct{}{}
