@@ -1,9 +1,3 @@
-// Package config reads dirgate's YAML configuration: strict decoding (unknown
-// keys are errors), ${VAR} expansion and *_file secrets, defaults, and
-// validation that reports every problem at once with its key path.
-//
-// The schema is the contract in ARCHITECTURE.md; the upstream sections are
-// the Config types of the upstream packages.
 package config
 
 import (

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/restfront/admin"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "serve",
+		Usage:  "run the gateway: the refresher, the frontends and the admin socket",
+		Flags:  []cli.Flag{configFlag},
+		Action: serve,
+	}
+}
+
+func serve(c *cli.Context) error {
+	cfg, log, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	rt, err := openRuntime(cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	lis, err := admin.Listen(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: admin.Handler(rt.admin(true), log.With("component", "admin")), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin socket", "err", err)
+		}
+	}()
+	users, groups := rt.store.Counts()
+	log.Info("dirgate serving", "version", version, "data_dir", cfg.DataDir, "users", users, "groups", groups,
+		"upstreams", strings.Join(cfg.UpstreamNames(), ","), "admin_socket", admin.SocketPath(cfg.DataDir))
+
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rt.refresher.Run(ctx)
+	}()
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdown)
+	wg.Wait()
+	_ = os.Remove(admin.SocketPath(cfg.DataDir))
+	return nil
+}
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "sync upstreams now (through the running serve process if there is one)",
+		Flags: []cli.Flag{
+			configFlag,
+			&cli.StringFlag{Name: "upstream", Usage: "sync only upstream `NAME`"},
+			&cli.BoolFlag{Name: "full", Usage: "fetch everything (incremental otherwise, where the upstream can)"},
+			&cli.BoolFlag{Name: "allow-deletes", Usage: "apply the sync even if it deletes more than max_delete_percent"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			cfg, log, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			svc, closeFn, err := service(c.Context, cfg, log, true)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			req := admin.SyncRequest{Upstream: c.String("upstream"), Full: c.Bool("full"), AllowDeletes: c.Bool("allow-deletes")}
+			p := newProgress(c.App.ErrWriter)
+			out, err := svc.Sync(c.Context, req, p.report)
+			p.done()
+			if err != nil && len(out) == 0 {
+				return err
+			}
+			if c.Bool("json") {
+				if err := writeJSON(c.App.Writer, out); err != nil {
+					return err
+				}
+			} else {
+				renderSync(c.App.Writer, out)
+			}
+			if err != nil {
+				return err
+			}
+			for _, o := range out {
+				if o.Error != "" {
+					return &exitError{code: 1, err: fmt.Errorf("sync of %s failed", o.Upstream)}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// progress prints "entries fetched per second" on a terminal, one line
+// rewritten in place.
+type progress struct {
+	w       io.Writer
+	tty     bool
+	mu      sync.Mutex
+	started map[string]time.Time
+	printed bool
+}
+
+func newProgress(w io.Writer) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, tty: ok && term.IsTerminal(int(f.Fd())), started: map[string]time.Time{}}
+}
+
+func (p *progress) report(pr admin.Progress) {
+	if !p.tty {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	start, ok := p.started[pr.Upstream]
+	if !ok {
+		start = time.Now()
+		p.started[pr.Upstream] = start
+	}
+	rate := float64(pr.Fetched) / max(time.Since(start).Seconds(), 0.001)
+	fmt.Fprintf(p.w, "\r\033[Ksyncing %s: %d entries fetched (%.0f/s)", pr.Upstream, pr.Fetched, rate)
+	p.printed = true
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.printed {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "per upstream: state, last and next sync, counts, errors",
+		Flags: []cli.Flag{configFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			return withService(c, func(svc admin.Service) error {
+				st, err := svc.Status(c.Context)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return writeJSON(c.App.Writer, st)
+				}
+				renderStatus(c.App.Writer, st, time.Now())
+				return nil
+			})
+		},
+	}
+}
+
+// withService runs fn with the admin service for a read-only command.
+func withService(c *cli.Context, fn func(admin.Service) error) error {
+	cfg, log, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	svc, closeFn, err := service(c.Context, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(svc)
+}
+
+func cacheCommand() *cli.Command {
+	flags := []cli.Flag{configFlag, jsonFlag}
+	return &cli.Command{
+		Name:  "cache",
+		Usage: "inspect the cached directory",
+		Subcommands: []*cli.Command{
+			{
+				Name: "stats", Usage: "counts of users, groups, memberships; cycles; disk use", Flags: flags,
+				Action: func(c *cli.Context) error {
+					return withService(c, func(svc admin.Service) error {
+						st, err := svc.Stats(c.Context)
+						if err != nil {
+							return err
+						}
+						if c.Bool("json") {
+							return writeJSON(c.App.Writer, st)
+						}
+						renderStats(c.App.Writer, st)
+						return nil
+					})
+				},
+			},
+			{
+				Name: "users", Usage: "list users (of the merged view, or of one upstream)",
+				Flags: append([]cli.Flag{&cli.StringFlag{Name: "upstream", Usage: "list upstream `NAME`'s own records"}}, flags...),
+				Action: func(c *cli.Context) error {
+					return withService(c, func(svc admin.Service) error {
+						l, err := svc.Users(c.Context, c.String("upstream"))
+						if err != nil {
+							return err
+						}
+						if c.Bool("json") {
+							return writeJSON(c.App.Writer, l)
+						}
+						renderUsers(c.App.Writer, l)
+						return nil
+					})
+				},
+			},
+			{
+				Name: "groups", Usage: "list groups", Flags: flags,
+				Action: func(c *cli.Context) error {
+					return withService(c, func(svc admin.Service) error {
+						l, err := svc.Groups(c.Context)
+						if err != nil {
+							return err
+						}
+						if c.Bool("json") {
+							return writeJSON(c.App.Writer, l)
+						}
+						renderGroups(c.App.Writer, l)
+						return nil
+					})
+				},
+			},
+			{
+				Name: "user", Usage: "show a user: record, source upstream, direct and nested groups", ArgsUsage: "NAME", Flags: flags,
+				Action: func(c *cli.Context) error {
+					name, err := oneArg(c, "user")
+					if err != nil {
+						return err
+					}
+					return withService(c, func(svc admin.Service) error {
+						d, err := svc.User(c.Context, name)
+						if err != nil {
+							return err
+						}
+						if c.Bool("json") {
+							return writeJSON(c.App.Writer, d)
+						}
+						renderUser(c.App.Writer, d)
+						return nil
+					})
+				},
+			},
+			{
+				Name: "group", Usage: "show a group: direct and nested members, parents", ArgsUsage: "NAME", Flags: flags,
+				Action: func(c *cli.Context) error {
+					name, err := oneArg(c, "group")
+					if err != nil {
+						return err
+					}
+					return withService(c, func(svc admin.Service) error {
+						d, err := svc.Group(c.Context, name)
+						if err != nil {
+							return err
+						}
+						if c.Bool("json") {
+							return writeJSON(c.App.Writer, d)
+						}
+						renderGroup(c.App.Writer, d)
+						return nil
+					})
+				},
+			},
+			{
+				Name: "export", Usage: "write every entry as JSON or as LDIF (exactly what the LDAP frontend serves)",
+				Flags: []cli.Flag{configFlag, &cli.StringFlag{Name: "format", Value: "json", Usage: "json or ldif"}},
+				Action: func(c *cli.Context) error {
+					f := c.String("format")
+					if f != "json" && f != "ldif" {
+						return &exitError{code: 2, err: fmt.Errorf("--format: %q is neither json nor ldif", f)}
+					}
+					return withService(c, func(svc admin.Service) error {
+						w := bufio.NewWriterSize(c.App.Writer, 64<<10)
+						if err := svc.Export(c.Context, f, w); err != nil {
+							return err
+						}
+						return w.Flush()
+					})
+				},
+			},
+		},
+	}
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", &exitError{code: 2, err: fmt.Errorf("cache %s: expected one %s name, got %d arguments", what, what, c.NArg())}
+	}
+	return c.Args().First(), nil
+}
+
+func hashPasswordCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "hash-password",
+		Usage: "read a password on stdin and print its argon2id hash (for password_hash settings)",
+		Action: func(c *cli.Context) error {
+			pw, err := readPassword(c.App.Reader, c.App.ErrWriter)
+			if err != nil {
+				return err
+			}
+			h, err := secret.Hash(pw)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, h)
+			return nil
+		},
+	}
+}
+
+// readPassword reads a password: from a terminal without echo (twice, to
+// confirm), otherwise the first line of stdin.
+func readPassword(r io.Reader, prompt io.Writer) (string, error) {
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(prompt, "Password: ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(prompt, "Again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", err
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the passwords differ")
+		}
+		if len(a) == 0 {
+			return "", errors.New("empty password")
+		}
+		return string(a), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty password on stdin")
+	}
+	return line, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+var _ = cache.StateError

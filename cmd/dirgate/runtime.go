@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/internal/config"
+	"github.com/dirgate/dirgate/ldapfront"
+	"github.com/dirgate/dirgate/restfront/admin"
+	"github.com/dirgate/dirgate/upstream"
+	ldapup "github.com/dirgate/dirgate/upstream/ldap"
+	"github.com/dirgate/dirgate/upstream/local"
+)
+
+// opener opens one configured upstream. One explicit map from type name to
+// opener: no init-time registration.
+type opener func(u config.Upstream, store *cache.Store, log *slog.Logger) (upstream.Upstream, error)
+
+var openers = map[string]opener{
+	"ldap": func(u config.Upstream, _ *cache.Store, log *slog.Logger) (upstream.Upstream, error) {
+		return ldapup.Open(u.Name, *u.LDAP, log)
+	},
+	"local": func(u config.Upstream, store *cache.Store, log *slog.Logger) (upstream.Upstream, error) {
+		return local.Open(u.Name, *u.Local, store, log)
+	},
+}
+
+// runtime is what a process opens from a configuration: the store, and
+// optionally the upstreams and the refresher.
+type runtime struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	store     *cache.Store
+	ups       []upstream.Upstream // in configured order; nil without upstreams
+	refresher *cache.Refresher
+	tree      *ldapfront.Tree
+}
+
+// storeDir is where the Badger store lives inside data_dir.
+func storeDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "store") }
+
+// openRuntime opens the store and, with withUpstreams, every upstream and
+// a refresher over them. On failure everything opened so far is closed.
+func openRuntime(cfg *config.Config, log *slog.Logger, withUpstreams bool) (_ *runtime, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	rt := &runtime{cfg: cfg, log: log, tree: treeOf(cfg)}
+	defer func() {
+		if err != nil {
+			rt.Close()
+		}
+	}()
+	rt.store, err = cache.Open(cache.Options{Dir: storeDir(cfg), Upstreams: cfg.UpstreamNames(), Logger: log.With("component", "store")})
+	if err != nil {
+		return nil, err
+	}
+	if !withUpstreams {
+		return rt, nil
+	}
+	var targets []cache.Target
+	for _, u := range cfg.Upstreams {
+		open := openers[u.Type]
+		if open == nil {
+			return nil, fmt.Errorf("upstream %s: type %q is not supported by this build", u.Name, u.Type)
+		}
+		up, err := open(u, rt.store, log.With("upstream", u.Name))
+		if err != nil {
+			return nil, err
+		}
+		rt.ups = append(rt.ups, up)
+		t := cache.Target{Name: u.Name, Type: u.Type, Interval: u.Refresh.Interval, FullEvery: u.Refresh.FullEvery,
+			MaxDeletePercent: *u.MaxDeletePercent}
+		if s, ok := up.(upstream.Syncer); ok {
+			t.Syncer = s
+		}
+		targets = append(targets, t)
+	}
+	rt.refresher = cache.NewRefresher(rt.store, targets, log.With("component", "refresher"))
+	return rt, nil
+}
+
+func treeOf(cfg *config.Config) *ldapfront.Tree {
+	t := &ldapfront.Tree{BaseDN: cfg.BaseDN, TransitiveMemberOf: cfg.LDAP.MemberOf != "direct"}
+	for _, sa := range cfg.LDAP.ServiceAccounts {
+		t.ServiceAccounts = append(t.ServiceAccounts, sa.Name)
+	}
+	return t
+}
+
+func (rt *runtime) types() map[string]string {
+	m := map[string]string{}
+	for _, u := range rt.cfg.Upstreams {
+		m[u.Name] = u.Type
+	}
+	return m
+}
+
+func (rt *runtime) admin(live bool) *admin.Local {
+	return &admin.Local{Store: rt.store, Refresher: rt.refresher, Tree: rt.tree, Types: rt.types(), Live: live}
+}
+
+// Close closes the upstreams, then the store.
+func (rt *runtime) Close() {
+	for _, u := range rt.ups {
+		if err := u.Close(); err != nil {
+			rt.log.Warn("closing upstream", "err", err)
+		}
+	}
+	if rt.store != nil {
+		if err := rt.store.Close(); err != nil {
+			rt.log.Warn("closing store", "err", err)
+		}
+	}
+}
+
+// service returns the admin service for a command: the running serve
+// process's over its socket if there is one, otherwise a store opened
+// here (with the upstreams when the command syncs).
+func service(ctx context.Context, cfg *config.Config, log *slog.Logger, withUpstreams bool) (admin.Service, func(), error) {
+	if c, err := admin.Dial(cfg.DataDir); err == nil {
+		log.Debug("using the running serve process", "socket", admin.SocketPath(cfg.DataDir))
+		return c, func() {}, nil
+	}
+	rt, err := openRuntime(cfg, log, withUpstreams)
+	if errors.Is(err, cache.ErrInUse) {
+		return nil, nil, fmt.Errorf("%w; no serve process answers on %s, so another command holds it: try again when it ends", err, admin.SocketPath(cfg.DataDir))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return rt.admin(false), rt.Close, nil
+}
