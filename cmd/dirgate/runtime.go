@@ -69,7 +69,7 @@ func openRuntime(cfg *config.Config, log *slog.Logger, withUpstreams bool) (_ *r
 		if open == nil {
 			return nil, fmt.Errorf("upstream %s: type %q is not supported by this build", u.Name, u.Type)
 		}
-		up, err := open(u, rt.store, log.With("upstream", u.Name))
+		up, err := open(u, rt.store, log) // each upstream scopes its own logger
 		if err != nil {
 			return nil, err
 		}

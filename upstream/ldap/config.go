@@ -68,7 +68,7 @@ type Attributes struct {
 	FirstName   string `yaml:"first_name"`   // givenName
 	LastName    string `yaml:"last_name"`    // sn
 	DisplayName string `yaml:"display_name"` // displayName, falling back to cn
-	ExternalID  string `yaml:"external_id"`  // entryUUID
+	ExternalID  string `yaml:"external_id"`  // entryUUID (objectGUID with incremental: uSNChanged)
 	GroupName   string `yaml:"group_name"`   // cn
 	Description string `yaml:"description"`  // description
 	Member      string `yaml:"member"`       // member
@@ -90,6 +90,10 @@ func (c Config) WithDefaults() Config {
 	def(&a.FirstName, "givenName")
 	def(&a.LastName, "sn")
 	def(&a.DisplayName, "displayName")
+	if c.Incremental == IncrementalUSNChanged {
+		// Active Directory has no entryUUID.
+		def(&a.ExternalID, "objectGUID")
+	}
 	def(&a.ExternalID, "entryUUID")
 	def(&a.GroupName, "cn")
 	def(&a.Description, "description")
@@ -142,20 +146,23 @@ func (c Config) Validate() error {
 	if c.BindDN != "" && c.BindPassword.IsZero() {
 		p.Add("bind_password", "required with bind_dn")
 	}
-	for path, f := range map[string]string{"user_filter": c.UserFilter, "group_filter": c.GroupFilter} {
-		if _, err := goldap.CompileFilter(f); err != nil {
-			p.Add(path, "not a valid LDAP filter: %v", err)
+	// Slices, not maps: problems are reported in a stable order.
+	for _, f := range []struct{ path, filter string }{
+		{"user_filter", c.UserFilter}, {"group_filter", c.GroupFilter},
+	} {
+		if _, err := goldap.CompileFilter(f.filter); err != nil {
+			p.Add(f.path, "not a valid LDAP filter: %v", err)
 		}
 	}
-	for path, a := range map[string]string{
-		"attributes.username": c.Attributes.Username, "attributes.email": c.Attributes.Email,
-		"attributes.first_name": c.Attributes.FirstName, "attributes.last_name": c.Attributes.LastName,
-		"attributes.display_name": c.Attributes.DisplayName, "attributes.external_id": c.Attributes.ExternalID,
-		"attributes.group_name": c.Attributes.GroupName, "attributes.description": c.Attributes.Description,
-		"attributes.member": c.Attributes.Member,
+	for _, a := range []struct{ path, name string }{
+		{"attributes.username", c.Attributes.Username}, {"attributes.email", c.Attributes.Email},
+		{"attributes.first_name", c.Attributes.FirstName}, {"attributes.last_name", c.Attributes.LastName},
+		{"attributes.display_name", c.Attributes.DisplayName}, {"attributes.external_id", c.Attributes.ExternalID},
+		{"attributes.group_name", c.Attributes.GroupName}, {"attributes.description", c.Attributes.Description},
+		{"attributes.member", c.Attributes.Member},
 	} {
-		if !validAttrName(a) {
-			p.Add(path, "not a valid attribute name: %q", a)
+		if !validAttrName(a.name) {
+			p.Add(a.path, "not a valid attribute name: %q", a.name)
 		}
 	}
 	if c.PageSize < 1 || c.PageSize > 100000 {
@@ -176,13 +183,14 @@ func (c Config) Validate() error {
 }
 
 // validAttrName accepts an attribute description: a descriptor or an OID,
-// optionally with options (member;range=0-1499 is not accepted: ranges are
-// the connector's business).
+// optionally with options such as ;binary or ;lang-de (member;range=0-1499
+// is not accepted: ranges are the connector's business).
 func validAttrName(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}
-	for i, r := range s {
+	name, opts, _ := strings.Cut(s, ";")
+	for i, r := range name {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
 		case r >= '0' && r <= '9', r == '-', r == '.':
@@ -193,5 +201,20 @@ func validAttrName(s string) bool {
 			return false
 		}
 	}
-	return !strings.HasSuffix(s, ".")
+	if name == "" || strings.HasSuffix(name, ".") {
+		return false
+	}
+	if strings.Contains(s, ";") {
+		for _, o := range strings.Split(opts, ";") {
+			if o == "" {
+				return false
+			}
+			for _, r := range o {
+				if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

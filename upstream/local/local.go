@@ -50,7 +50,7 @@ func Open(name string, cfg Config, store *cache.Store, logger *slog.Logger) (*Up
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("local upstream %s: %w", name, err)
 	}
-	l := &Upstream{name: name, store: store, log: logger}
+	l := &Upstream{name: name, store: store, log: logger.With("upstream", name, "type", Type)}
 	if !store.Synced(name) {
 		ch := cache.Changes{MarkSynced: true}
 		if cfg.SeedFile != "" {
