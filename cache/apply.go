@@ -474,7 +474,15 @@ func (s *Store) writeGeneration(ctx context.Context, st *upState, cs *changeSet,
 			return err
 		}
 	}
+	// Users and groups go in two batches; the generation stays invisible
+	// until the flip, so a crash between them (the failpoint) leaves a
+	// half-written generation for Open to drop.
+	if err := wb.Flush(); err != nil {
+		return err
+	}
 	failpoint("mid-generation")
+	wb = s.db.NewWriteBatch()
+	defer wb.Cancel()
 	delG := make(map[string]struct{}, len(cs.delGroups)+len(cs.groups))
 	for _, k := range cs.delGroups {
 		delG[k] = struct{}{}
