@@ -135,14 +135,9 @@ func (r *Refresher) loop(ctx context.Context, t *target) {
 	if err != nil {
 		log.Error("reading status", "err", err)
 	}
-	// A restart keeps the schedule: the stored state is served at once and
-	// the next sync runs when it would have.
-	next := time.Now()
-	if r.store.Synced(t.Name) && !st.LastSuccess.IsZero() {
-		next = st.LastSuccess.Add(t.Interval)
-		if !st.NextRun.IsZero() && st.NextRun.Before(next) {
-			next = st.NextRun
-		}
+	next := firstRun(st, r.store.Synced(t.Name), t.Interval, time.Now())
+	if d := time.Until(next); d > 0 {
+		log.Info("serving the stored state; next sync scheduled", "in", d.Round(time.Second))
 	}
 	for {
 		timer := time.NewTimer(time.Until(next))
@@ -167,6 +162,21 @@ func (r *Refresher) loop(ctx context.Context, t *target) {
 			log.Warn("sync failed; serving the last good data", "err", err, "retry_at", next.Format(time.RFC3339), "failures", st.ConsecutiveFailures)
 		}
 	}
+}
+
+// firstRun is when a starting refresher syncs an upstream first. A restart
+// keeps the schedule: the stored state is served at once and the next sync
+// runs when it would have (or at the retry time of a failing upstream); an
+// upstream without data syncs now.
+func firstRun(st Status, synced bool, interval time.Duration, now time.Time) time.Time {
+	if !synced || st.LastSuccess.IsZero() {
+		return now
+	}
+	next := st.LastSuccess.Add(interval)
+	if !st.NextRun.IsZero() && st.NextRun.Before(next) {
+		next = st.NextRun
+	}
+	return next
 }
 
 // backoff returns the delay before retry number n (n >= 1).

@@ -164,3 +164,24 @@ func TestRefresherLoopRecoversWithoutRestart(t *testing.T) {
 		t.Fatalf("state %s", st.State)
 	}
 }
+
+func TestFirstRunKeepsTheScheduleAcrossRestarts(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	ok := now.Add(-3 * time.Minute)
+	for _, tc := range []struct {
+		name   string
+		st     Status
+		synced bool
+		want   time.Time
+	}{
+		{"never synced", Status{}, false, now},
+		{"synced 3m ago, interval 10m", Status{LastSuccess: ok, NextRun: ok.Add(10 * time.Minute)}, true, ok.Add(10 * time.Minute)},
+		{"failing, retry sooner", Status{LastSuccess: ok, NextRun: now.Add(5 * time.Second)}, true, now.Add(5 * time.Second)},
+		{"overdue", Status{LastSuccess: now.Add(-time.Hour)}, true, now.Add(-50 * time.Minute)},
+		{"seeded but never synced", Status{}, true, now},
+	} {
+		if got := firstRun(tc.st, tc.synced, 10*time.Minute, now); !got.Equal(tc.want) {
+			t.Errorf("%s: first run at %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

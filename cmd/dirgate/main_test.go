@@ -320,3 +320,21 @@ func TestQuickstart(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressOnTerminalOnly(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf) // a buffer is not a terminal
+	p.report(admin.Progress{Upstream: "staff", Fetched: 500})
+	p.done()
+	if buf.Len() != 0 {
+		t.Fatalf("progress written to a non-terminal: %q", buf.String())
+	}
+	p = &progress{w: &buf, tty: true, started: map[string]time.Time{}}
+	p.report(admin.Progress{Upstream: "staff", Fetched: 500})
+	p.report(admin.Progress{Upstream: "staff", Fetched: 1000})
+	p.done()
+	out := buf.String()
+	if !strings.Contains(out, "syncing staff: 1000 entries fetched (") || !strings.Contains(out, "/s)") || !strings.HasSuffix(out, "\r\033[K") {
+		t.Fatalf("progress output %q", out)
+	}
+}
