@@ -16,7 +16,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/dirgate/dirgate/cache"
 	"github.com/dirgate/dirgate/internal/secret"
 	"github.com/dirgate/dirgate/restfront/admin"
 )
@@ -164,19 +163,8 @@ func statusCommand() *cli.Command {
 		Name:  "status",
 		Usage: "per upstream: state, last and next sync, counts, errors",
 		Flags: []cli.Flag{configFlag, jsonFlag},
-		Action: func(c *cli.Context) error {
-			return withService(c, func(svc admin.Service) error {
-				st, err := svc.Status(c.Context)
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					return writeJSON(c.App.Writer, st)
-				}
-				renderStatus(c.App.Writer, st, time.Now())
-				return nil
-			})
-		},
+		Action: show(func(c *cli.Context, svc admin.Service) ([]admin.UpstreamStatus, error) { return svc.Status(c.Context) },
+			func(w io.Writer, l []admin.UpstreamStatus) { renderStatus(w, l, time.Now()) }),
 	}
 }
 
@@ -194,6 +182,35 @@ func withService(c *cli.Context, fn func(admin.Service) error) error {
 	return fn(svc)
 }
 
+// show is the action of a read-only command: fetch one value through the
+// admin service, then print it as JSON (--json) or as a table.
+func show[T any](get func(c *cli.Context, svc admin.Service) (T, error), render func(io.Writer, T)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		return withService(c, func(svc admin.Service) error {
+			v, err := get(c, svc)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, v)
+			}
+			render(c.App.Writer, v)
+			return nil
+		})
+	}
+}
+
+// named is show for the commands that take one name argument.
+func named[T any](what string, get func(svc admin.Service, ctx context.Context, name string) (T, error), render func(io.Writer, T)) cli.ActionFunc {
+	return show(func(c *cli.Context, svc admin.Service) (T, error) {
+		var zero T
+		if c.NArg() != 1 {
+			return zero, &exitError{code: 2, err: fmt.Errorf("cache %s: expected one %s name, got %d arguments", what, what, c.NArg())}
+		}
+		return get(svc, c.Context, c.Args().First())
+	}, render)
+}
+
 func cacheCommand() *cli.Command {
 	flags := []cli.Flag{configFlag, jsonFlag}
 	return &cli.Command{
@@ -202,92 +219,26 @@ func cacheCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "stats", Usage: "counts of users, groups, memberships; cycles; disk use", Flags: flags,
-				Action: func(c *cli.Context) error {
-					return withService(c, func(svc admin.Service) error {
-						st, err := svc.Stats(c.Context)
-						if err != nil {
-							return err
-						}
-						if c.Bool("json") {
-							return writeJSON(c.App.Writer, st)
-						}
-						renderStats(c.App.Writer, st)
-						return nil
-					})
-				},
+				Action: show(func(c *cli.Context, svc admin.Service) (*admin.Stats, error) { return svc.Stats(c.Context) }, renderStats),
 			},
 			{
 				Name: "users", Usage: "list users (of the merged view, or of one upstream)",
 				Flags: append([]cli.Flag{&cli.StringFlag{Name: "upstream", Usage: "list upstream `NAME`'s own records"}}, flags...),
-				Action: func(c *cli.Context) error {
-					return withService(c, func(svc admin.Service) error {
-						l, err := svc.Users(c.Context, c.String("upstream"))
-						if err != nil {
-							return err
-						}
-						if c.Bool("json") {
-							return writeJSON(c.App.Writer, l)
-						}
-						renderUsers(c.App.Writer, l)
-						return nil
-					})
-				},
+				Action: show(func(c *cli.Context, svc admin.Service) ([]admin.UserSummary, error) {
+					return svc.Users(c.Context, c.String("upstream"))
+				}, renderUsers),
 			},
 			{
 				Name: "groups", Usage: "list groups", Flags: flags,
-				Action: func(c *cli.Context) error {
-					return withService(c, func(svc admin.Service) error {
-						l, err := svc.Groups(c.Context)
-						if err != nil {
-							return err
-						}
-						if c.Bool("json") {
-							return writeJSON(c.App.Writer, l)
-						}
-						renderGroups(c.App.Writer, l)
-						return nil
-					})
-				},
+				Action: show(func(c *cli.Context, svc admin.Service) ([]admin.GroupSummary, error) { return svc.Groups(c.Context) }, renderGroups),
 			},
 			{
 				Name: "user", Usage: "show a user: record, source upstream, direct and nested groups", ArgsUsage: "NAME", Flags: flags,
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "user")
-					if err != nil {
-						return err
-					}
-					return withService(c, func(svc admin.Service) error {
-						d, err := svc.User(c.Context, name)
-						if err != nil {
-							return err
-						}
-						if c.Bool("json") {
-							return writeJSON(c.App.Writer, d)
-						}
-						renderUser(c.App.Writer, d)
-						return nil
-					})
-				},
+				Action: named("user", admin.Service.User, renderUser),
 			},
 			{
 				Name: "group", Usage: "show a group: direct and nested members, parents", ArgsUsage: "NAME", Flags: flags,
-				Action: func(c *cli.Context) error {
-					name, err := oneArg(c, "group")
-					if err != nil {
-						return err
-					}
-					return withService(c, func(svc admin.Service) error {
-						d, err := svc.Group(c.Context, name)
-						if err != nil {
-							return err
-						}
-						if c.Bool("json") {
-							return writeJSON(c.App.Writer, d)
-						}
-						renderGroup(c.App.Writer, d)
-						return nil
-					})
-				},
+				Action: named("group", admin.Service.Group, renderGroup),
 			},
 			{
 				Name: "export", Usage: "write every entry as JSON or as LDIF (exactly what the LDAP frontend serves)",
@@ -308,13 +259,6 @@ func cacheCommand() *cli.Command {
 			},
 		},
 	}
-}
-
-func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
-		return "", &exitError{code: 2, err: fmt.Errorf("cache %s: expected one %s name, got %d arguments", what, what, c.NArg())}
-	}
-	return c.Args().First(), nil
 }
 
 func hashPasswordCommand() *cli.Command {
@@ -376,5 +320,3 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-var _ = cache.StateError
