@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,6 +277,11 @@ func (r *Refresher) syncOnce(ctx context.Context, t *target, req SyncRequest) (S
 	}
 	if ar.Skipped > 0 {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("%d records could not be stored (no key or name, or a key sent twice)", ar.Skipped))
+	}
+	for _, c := range r.store.Cycles() {
+		if g, ok := r.store.Group(c[0]); ok && slices.Contains(g.Upstreams, t.Name) {
+			st.Warnings = append(st.Warnings, "nesting cycle: "+strings.Join(append(c, c[0]), " → "))
+		}
 	}
 	if r.Warnings != nil {
 		st.Warnings = append(st.Warnings, r.Warnings(t.Name)...)

@@ -223,6 +223,10 @@ func testNestedAndCycles(t *testing.T, e *env) {
 	if len(cy) != 1 || !slices.Equal(cy[0], []string{"all", "devs", "staff"}) {
 		t.Errorf("cycles = %q", cy)
 	}
+	st, _ := e.store.Status("up")
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "nesting cycle: all → devs → staff → all") {
+		t.Errorf("status does not report the cycle: %q", st.Warnings)
+	}
 }
 
 func testCollisions(t *testing.T, e *env) {
