@@ -142,7 +142,7 @@ func (s *Store) ApplySync(ctx context.Context, up string, res *upstream.SyncResu
 	}
 	cs.cursor, cs.setCursor = res.Cursor, true
 	cs.markSynced = true
-	return s.apply(ctx, st, cs)
+	return s.apply(ctx, st, cs, false)
 }
 
 func exceeds(deleted, total, pct int) bool {
@@ -182,7 +182,7 @@ func (s *Store) Apply(ctx context.Context, up string, ch Changes) (ApplyResult, 
 	}
 	cs.aux = ch.Aux
 	cs.markSynced = ch.MarkSynced
-	return s.apply(ctx, st, cs)
+	return s.apply(ctx, st, cs, false)
 }
 
 // diff turns records into the changes they make to st. With full, records
@@ -295,8 +295,9 @@ func normMembers(m []string) []string {
 }
 
 // apply persists cs and installs it in memory, journaling what changed in
-// the merged view. Called with applyMu held.
-func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet) (ApplyResult, error) {
+// the merged view. forceBig writes a new generation whatever the size.
+// Called with applyMu held.
+func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet, forceBig bool) (ApplyResult, error) {
 	res := ApplyResult{
 		UsersAdded: cs.added.users, UsersUpdated: len(cs.users) - cs.added.users,
 		UsersDeleted: len(cs.delUsers) - cs.renamedUsers,
@@ -317,7 +318,24 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet) (ApplyRes
 		res.Users, res.Groups = len(st.users), len(st.groups)
 		return res, nil
 	}
-	big := recordChanges > s.opts.BigApply
+	big := forceBig || recordChanges > s.opts.BigApply
+	var encUsers, encGroups [][]byte
+	if !big {
+		// Encode now, to know whether one transaction can hold it (with room
+		// for the journal: about three events of ~200 bytes per change).
+		size := int64(recordChanges) * 600
+		for _, u := range cs.users {
+			b := encodeUser(u)
+			encUsers = append(encUsers, b)
+			size += int64(len(b) + len(u.Key) + 64)
+		}
+		for _, g := range cs.groups {
+			b := encodeGroup(g)
+			encGroups = append(encGroups, b)
+			size += int64(len(b) + len(g.Key) + 64)
+		}
+		big = size > s.db.MaxBatchSize()*7/10 || int64(4*recordChanges) > s.db.MaxBatchCount()*7/10
+	}
 	oldGen := meta.Gen
 	if big {
 		// Write the whole new state under a fresh generation first; it stays
@@ -362,13 +380,13 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet) (ApplyRes
 					return err
 				}
 			}
-			for _, u := range cs.users {
-				if err := txn.Set(userKey(st.name, meta.Gen, u.Key), encodeUser(u)); err != nil {
+			for i, u := range cs.users {
+				if err := txn.Set(userKey(st.name, meta.Gen, u.Key), encUsers[i]); err != nil {
 					return err
 				}
 			}
-			for _, g := range cs.groups {
-				if err := txn.Set(groupKey(st.name, meta.Gen, g.Key), encodeGroup(g)); err != nil {
+			for i, g := range cs.groups {
+				if err := txn.Set(groupKey(st.name, meta.Gen, g.Key), encGroups[i]); err != nil {
 					return err
 				}
 			}
@@ -404,10 +422,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet) (ApplyRes
 		// the generation way.
 		undo()
 		s.mu.Unlock()
-		saved := s.opts.BigApply
-		s.opts.BigApply = 0
-		defer func() { s.opts.BigApply = saved }()
-		return s.apply(ctx, st, cs)
+		return s.apply(ctx, st, cs, true)
 	}
 	if err != nil {
 		undo()

@@ -99,7 +99,9 @@ type Options struct {
 	// clients do a full sync (default 10,000).
 	ResetThreshold int
 	// BigApply is the number of record changes above which an apply writes a
-	// new generation instead of one transaction (default 20,000).
+	// new generation instead of one transaction (default: a quarter of what
+	// one Badger transaction can hold, about 6,500). Applies whose encoded
+	// size would not fit one transaction go the generation way too.
 	BigApply int
 }
 
@@ -155,9 +157,6 @@ func Open(opts Options) (*Store, error) {
 	if opts.ResetThreshold <= 0 {
 		opts.ResetThreshold = 10_000
 	}
-	if opts.BigApply <= 0 {
-		opts.BigApply = 20_000
-	}
 	for _, n := range opts.Upstreams {
 		if !upstream.ValidName(n) {
 			return nil, fmt.Errorf("open store: %w: invalid name %q", ErrUnknownUp, n)
@@ -190,6 +189,9 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store %s: %w%s", opts.Dir, ErrInUse, lockHolder(opts.Dir))
 		}
 		return nil, fmt.Errorf("open store %s: %w", opts.Dir, err)
+	}
+	if opts.BigApply <= 0 {
+		opts.BigApply = int(db.MaxBatchCount() / 4)
 	}
 	s := &Store{db: db, log: opts.Logger, opts: opts, ups: map[string]*upState{}}
 	s.closure, _ = lru.New[closureKey, closureVal](opts.ClosureCacheSize)

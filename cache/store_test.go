@@ -512,3 +512,28 @@ func FuzzDecodeRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestApplyTooBigForOneTransaction: a change set whose encoded size does not
+// fit one Badger transaction still applies atomically (by generation).
+func TestApplyTooBigForOneTransaction(t *testing.T) {
+	s := open(t, "", "one")
+	mustSync(t, s, "one", fixture())
+	big := strings.Repeat("x", 2000)
+	var users []upstream.User
+	for i := range 2000 { // about 4 MB: more than one transaction holds
+		x := u(fmt.Sprint("k", i), fmt.Sprint("user", i))
+		x.Attributes = map[string][]string{"blob": {big}}
+		users = append(users, x)
+	}
+	gen := s.ups["one"].meta.Gen
+	r := mustSync(t, s, "one", &upstream.SyncResult{Users: users})
+	if r.UsersAdded != 2000 || r.Users != 2003 {
+		t.Fatalf("result %+v", r)
+	}
+	if s.ups["one"].meta.Gen == gen {
+		t.Fatal("expected a new generation")
+	}
+	if u, ok := s.User("user1999"); !ok || len(u.Rec.Attributes["blob"][0]) != 2000 {
+		t.Fatal("records lost")
+	}
+}
