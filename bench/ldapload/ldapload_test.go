@@ -1,0 +1,300 @@
+package ldapload_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirgate/dirgate/bench/ldapload"
+	"github.com/dirgate/dirgate/internal/slapdtest"
+)
+
+const (
+	testUsers    = 2000
+	testGroups   = 100
+	testPassword = "load-password"
+)
+
+// startDirectory starts slapd with a small generated directory.
+func startDirectory(t *testing.T) *slapdtest.Server {
+	t.Helper()
+	ldif := filepath.Join(t.TempDir(), "data.ldif")
+	f, err := os.Create(ldif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = slapdtest.GenerateLDIF(f, slapdtest.DataSpec{Users: testUsers, Groups: testGroups, Memberships: 3 * testUsers,
+		NestEvery: 10, Password: testPassword, MemberOf: true})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slapdtest.Start(t, slapdtest.WithLDIFFile(ldif), slapdtest.WithLDIFIncludesBase(), slapdtest.WithMemberOf())
+}
+
+// short is the configuration of the test runs: 4 connections, 100 ms of
+// warm-up, 300 ms measured.
+func short(s *slapdtest.Server, op ldapload.Op) ldapload.Config {
+	return ldapload.Config{URL: s.URL(), Conns: 4, Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond,
+		Timeout: 10 * time.Second, Op: op, Seed: 1}
+}
+
+// checkClean asserts a run without errors and with sane numbers.
+func checkClean(t *testing.T, rep ldapload.Report, err error) {
+	t.Helper()
+	t.Logf("%s", rep)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Ops <= 0 || rep.Errors != 0 || rep.WarmupErrors != 0 || rep.FirstError != "" || rep.ConnsLost != 0 {
+		t.Fatalf("ops %d, errors %d, warm-up errors %d, connections lost %d, first error %q",
+			rep.Ops, rep.Errors, rep.WarmupErrors, rep.ConnsLost, rep.FirstError)
+	}
+	if rep.WarmupOps <= 0 {
+		t.Errorf("no warm-up operations")
+	}
+	if rep.Duration != 300*time.Millisecond {
+		t.Errorf("duration %s, want 300ms", rep.Duration)
+	}
+	if want := float64(rep.Ops) / rep.Duration.Seconds(); rep.OpsPerSec != want {
+		t.Errorf("ops/s %f, want %f", rep.OpsPerSec, want)
+	}
+	if !(0 < rep.P50 && rep.P50 <= rep.P90 && rep.P90 <= rep.P99 && rep.P99 <= rep.Max) {
+		t.Errorf("percentiles out of order: p50 %s p90 %s p99 %s max %s", rep.P50, rep.P90, rep.P99, rep.Max)
+	}
+	if rep.Mean <= 0 || rep.Mean > rep.Max {
+		t.Errorf("mean %s, max %s", rep.Mean, rep.Max)
+	}
+	// 4 connections in a closed loop: the sum of latencies cannot exceed
+	// 4 × the window (plus the operations that straddle its start).
+	if total := time.Duration(rep.Ops) * rep.Mean; total > 4*(rep.Duration+rep.Max) {
+		t.Errorf("%d ops × mean %s = %s of latency in a %s window on 4 connections", rep.Ops, rep.Mean, total, rep.Duration)
+	}
+	if rep.Max > 10*time.Second {
+		t.Errorf("max latency %s is beyond the request timeout", rep.Max)
+	}
+}
+
+func TestRun(t *testing.T) {
+	s := startDirectory(t)
+	ctx := context.Background()
+	uids := ldapload.UIDs(testUsers)
+
+	uidSearch := func(expect int) ldapload.Search {
+		return ldapload.Search{
+			Base:  s.PeopleDN(),
+			Scope: goldap.ScopeWholeSubtree,
+			Filter: func(it *ldapload.Iter) string {
+				return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
+			},
+			Attributes: []string{"uid", "cn", "mail", "memberOf"},
+			Expect:     expect,
+		}
+	}
+
+	t.Run("uid search", func(t *testing.T) {
+		op := uidSearch(1)
+		op.Check = func(res *goldap.SearchResult) error {
+			e := res.Entries[0]
+			for _, a := range []string{"uid", "cn", "mail", "memberOf"} {
+				if len(e.GetAttributeValues(a)) == 0 {
+					return errors.New(e.DN + " has no " + a)
+				}
+			}
+			if len(e.Attributes) != 4 {
+				return errors.New(e.DN + " has unrequested attributes")
+			}
+			return nil
+		}
+		cfg := short(s, op)
+		cfg.BindDN, cfg.BindPassword = s.AdminDN(), s.AdminPassword()
+		rep, err := ldapload.Run(ctx, cfg)
+		checkClean(t, rep, err)
+	})
+
+	t.Run("bind", func(t *testing.T) {
+		op := ldapload.Bind{Creds: func(it *ldapload.Iter) (string, string) {
+			return s.UserDN(it.UID(testUsers)), testPassword
+		}}
+		rep, err := ldapload.Run(ctx, short(s, op))
+		checkClean(t, rep, err)
+	})
+
+	t.Run("bind with a wrong password", func(t *testing.T) {
+		op := ldapload.Bind{
+			Creds: func(it *ldapload.Iter) (string, string) {
+				return s.UserDN(ldapload.Pick(it, uids)), "not-" + testPassword
+			},
+			Expect: goldap.LDAPResultInvalidCredentials,
+		}
+		rep, err := ldapload.Run(ctx, short(s, op))
+		checkClean(t, rep, err)
+	})
+
+	t.Run("mix", func(t *testing.T) {
+		search, bind := uidSearch(1), ldapload.Bind{Creds: func(it *ldapload.Iter) (string, string) {
+			return s.UserDN(ldapload.Pick(it, uids)), testPassword
+		}}
+		op := ldapload.OpFunc(func(c *goldap.Conn, it *ldapload.Iter) error {
+			if it.IntN(4) == 0 {
+				return bind.Do(c, it)
+			}
+			return search.Do(c, it)
+		})
+		rep, err := ldapload.Run(ctx, short(s, op))
+		checkClean(t, rep, err)
+	})
+
+	t.Run("wrong entry count is an error", func(t *testing.T) {
+		rep, err := ldapload.Run(ctx, short(s, uidSearch(2)))
+		t.Logf("%s", rep)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if rep.Errors == 0 || rep.Ops != 0 || rep.OpsPerSec != 0 || rep.P99 != 0 {
+			t.Errorf("ops %d, errors %d, ops/s %f, p99 %s; want only errors", rep.Ops, rep.Errors, rep.OpsPerSec, rep.P99)
+		}
+		if !strings.Contains(rep.FirstError, "got 1 entries, want 2") {
+			t.Errorf("first error %q", rep.FirstError)
+		}
+		if rep.ConnsLost != 0 {
+			t.Errorf("%d connections lost", rep.ConnsLost)
+		}
+	})
+
+	t.Run("unexpected bind success is an error", func(t *testing.T) {
+		op := ldapload.Bind{
+			Creds:  func(it *ldapload.Iter) (string, string) { return s.UserDN(it.UID(testUsers)), testPassword },
+			Expect: goldap.LDAPResultInvalidCredentials,
+		}
+		rep, err := ldapload.Run(ctx, short(s, op))
+		if err != nil || rep.Errors == 0 || rep.Ops != 0 || !strings.Contains(rep.FirstError, "succeeded, want result 49") {
+			t.Errorf("err %v, report %s", err, rep)
+		}
+	})
+
+	t.Run("deterministic per connection", func(t *testing.T) {
+		const conns, draws = 3, 50
+		run := func(seed uint64) [conns][]int {
+			var mu sync.Mutex
+			var got [conns][]int
+			op := ldapload.OpFunc(func(c *goldap.Conn, it *ldapload.Iter) error {
+				v := it.IntN(testUsers)
+				if it.N < draws {
+					mu.Lock() // test bookkeeping only
+					got[it.Conn] = append(got[it.Conn], v)
+					mu.Unlock()
+					return c.Bind(s.AdminDN(), s.AdminPassword()) // keep the loop from spinning
+				}
+				time.Sleep(time.Millisecond)
+				return nil
+			})
+			cfg := short(s, op)
+			cfg.Conns, cfg.Seed = conns, seed
+			if _, err := ldapload.Run(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		a, b, c := run(7), run(7), run(8)
+		for i := range conns {
+			if len(a[i]) != draws {
+				t.Fatalf("connection %d made %d draws", i, len(a[i]))
+			}
+			want := make([]int, draws)
+			r := rand.New(rand.NewPCG(7, uint64(i)))
+			for j := range want {
+				want[j] = r.IntN(testUsers)
+			}
+			if !slices.Equal(a[i], b[i]) || !slices.Equal(a[i], want) {
+				t.Errorf("connection %d: draws differ between runs with the same seed", i)
+			}
+			if slices.Equal(a[i], c[i]) {
+				t.Errorf("connection %d: same draws with another seed", i)
+			}
+		}
+		if slices.Equal(a[0], a[1]) {
+			t.Error("connections 0 and 1 draw the same users")
+		}
+	})
+
+	t.Run("initial bind failure fails Run", func(t *testing.T) {
+		cfg := short(s, uidSearch(1))
+		cfg.BindDN, cfg.BindPassword = s.AdminDN(), "wrong"
+		_, err := ldapload.Run(ctx, cfg)
+		if !goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) || !strings.Contains(err.Error(), "initial bind") {
+			t.Errorf("Run: %v, want an initial bind error", err)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		cfg := short(s, uidSearch(1))
+		cfg.Warmup, cfg.Duration = 0, time.Minute
+		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		t0 := time.Now()
+		rep, err := ldapload.Run(ctx, cfg)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run: %v, want the context's error", err)
+		}
+		if el := time.Since(t0); el > 10*time.Second {
+			t.Errorf("Run returned %s after the cancellation", el)
+		}
+		if rep.Ops == 0 || rep.Errors != 0 || rep.Duration <= 0 || rep.Duration > time.Second {
+			t.Errorf("report of the cancelled run: %s", rep)
+		}
+	})
+
+	t.Run("lost connections stop their loops", func(t *testing.T) {
+		op := ldapload.OpFunc(func(c *goldap.Conn, it *ldapload.Iter) error {
+			if it.N == 10 {
+				c.Close()
+			}
+			return search(c, s)
+		})
+		cfg := short(s, op)
+		cfg.Warmup = 0
+		rep, err := ldapload.Run(ctx, cfg)
+		if err != nil || rep.ConnsLost != 4 || rep.Errors != 4 || rep.Ops != 40 || rep.FirstError == "" {
+			t.Errorf("err %v, report %s", err, rep)
+		}
+		if rep.Duration >= 300*time.Millisecond {
+			t.Errorf("duration %s: the run did not end when the last connection was lost", rep.Duration)
+		}
+	})
+}
+
+func search(c *goldap.Conn, s *slapdtest.Server) error {
+	_, err := c.Search(goldap.NewSearchRequest(s.BaseDN(), goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=*)", []string{"dc"}, nil))
+	return err
+}
+
+func TestRunDialFailure(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "ldap://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	_, err = ldapload.Run(context.Background(), ldapload.Config{URL: url, Conns: 2, Duration: time.Second,
+		Op: ldapload.OpFunc(func(*goldap.Conn, *ldapload.Iter) error { return nil })})
+	if err == nil || !strings.Contains(err.Error(), "connection 0") {
+		t.Errorf("Run: %v, want a dial error", err)
+	}
+	if _, err := ldapload.Run(context.Background(), ldapload.Config{URL: url}); err == nil {
+		t.Error("Run without an Op succeeded")
+	}
+}
