@@ -11,26 +11,26 @@ import (
 
 // Info describes a server certificate, for logs and `dirgate status`.
 type Info struct {
-	Subject   string    // RFC 2253 form, e.g. "CN=ldap.example.com,O=Example"
-	Issuer    string    // same form
-	NotBefore time.Time // validity, as written in the certificate
-	NotAfter  time.Time
-	DNSNames  []string // DNS subject alternative names
-	IPs       []string // IP subject alternative names
+	Subject   string    `json:"subject"`    // RFC 2253 form, e.g. "CN=ldap.example.com,O=Example"
+	Issuer    string    `json:"issuer"`     // same form
+	NotBefore time.Time `json:"not_before"` // validity, as written in the certificate
+	NotAfter  time.Time `json:"not_after"`
+	DNSNames  []string  `json:"dns_names,omitempty"` // DNS subject alternative names
+	IPs       []string  `json:"ips,omitempty"`       // IP subject alternative names
 	// SHA256 is the fingerprint of the leaf certificate (DER), upper-case
 	// hex bytes separated by colons, as `openssl x509 -fingerprint -sha256`
 	// prints it.
-	SHA256 string
+	SHA256 string `json:"sha256"`
 	// SelfSigned is true for the pair dirgate generated under
 	// data_dir/certs (a server certificate signed by dirgate's local CA),
 	// false for configured files.
-	SelfSigned bool
+	SelfSigned bool `json:"self_signed"`
 	// CAFile is the path of ca.pem, the file clients must trust, when
 	// SelfSigned; empty otherwise.
-	CAFile string
+	CAFile string `json:"ca_file,omitempty"`
 	// CertFile is the file the certificate was read from: the configured
 	// cert_file, or server.pem.
-	CertFile string
+	CertFile string `json:"cert_file"`
 }
 
 func newInfo(leaf *x509.Certificate, certFile, caFile string) Info {

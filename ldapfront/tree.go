@@ -5,13 +5,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/ldapfront/filter"
 )
 
 // Tree maps the merged directory onto the LDAP tree of ARCHITECTURE.md:
@@ -30,6 +31,26 @@ type Tree struct {
 	TransitiveMemberOf bool
 	// ServiceAccounts are the names of the configured service accounts.
 	ServiceAccounts []string
+
+	once                                        sync.Once
+	normBase, normUsers, normGroups, normServ   string
+	depthBase, depthUsers, depthGroups, depthSv int
+
+	dnMu      sync.RWMutex
+	dnVersion uint64
+	groupDNs  map[string]string // group name → DN, for the current store version
+}
+
+// init computes the normalised container DNs.
+func (t *Tree) init() {
+	t.once.Do(func() {
+		t.normBase, _ = filter.NormalizeDN(t.BaseDN)
+		t.normUsers, _ = filter.NormalizeDN(t.UsersDN())
+		t.normGroups, _ = filter.NormalizeDN(t.GroupsDN())
+		t.normServ, _ = filter.NormalizeDN(t.ServicesDN())
+		t.depthBase = len(splitRDNs(t.normBase))
+		t.depthUsers, t.depthGroups, t.depthSv = t.depthBase+1, t.depthBase+1, t.depthBase+1
+	})
 }
 
 // Attr is one attribute of an entry, values in order.
@@ -81,6 +102,27 @@ func (t *Tree) GroupDN(name string) string {
 	return "cn=" + goldap.EscapeDN(name) + "," + t.GroupsDN()
 }
 
+// groupDN is GroupDN memoised per store version: memberOf repeats the same
+// few thousand group DNs over and over.
+func (t *Tree) groupDN(s *cache.Store, name string) string {
+	v := s.Version()
+	t.dnMu.RLock()
+	dn, ok := t.groupDNs[name]
+	fresh := t.dnVersion == v
+	t.dnMu.RUnlock()
+	if ok && fresh {
+		return dn
+	}
+	dn = t.GroupDN(name)
+	t.dnMu.Lock()
+	if t.dnVersion != v || t.groupDNs == nil {
+		t.groupDNs, t.dnVersion = make(map[string]string), v
+	}
+	t.groupDNs[name] = dn
+	t.dnMu.Unlock()
+	return dn
+}
+
 // ServiceDN returns the DN of a service account.
 func (t *Tree) ServiceDN(name string) string {
 	return "cn=" + goldap.EscapeDN(name) + "," + t.ServicesDN()
@@ -115,57 +157,116 @@ func (t *Tree) ServiceEntry(name string) *Entry {
 	return e
 }
 
-// UserEntry returns a user's entry, with memberOf from the store.
-func (t *Tree) UserEntry(s *cache.Store, u cache.User) *Entry {
-	r := u.Rec
-	e := &Entry{DN: t.UserDN(r.Username)}
-	e.add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson")
-	e.add("uid", r.Username)
-	e.add("cn", firstNonEmpty(r.DisplayName, strings.TrimSpace(r.FirstName+" "+r.LastName), r.Username))
-	e.add("sn", firstNonEmpty(r.LastName, r.Username))
-	e.add("givenName", r.FirstName)
-	e.add("displayName", r.DisplayName)
-	e.add("mail", r.Email)
-	groups := s.UserGroups(r.Username, t.TransitiveMemberOf, true)
-	dns := make([]string, len(groups))
-	for i, g := range groups {
-		dns[i] = t.GroupDN(g)
+// attrDef defines one attribute of user or group entries: its name as
+// served, its canonical (lower-case) name, whether it is operational
+// (returned for "+" or by name, not for "*"), and how to compute it.
+type attrDef[T any] struct {
+	name, lower string
+	operational bool
+	values      func(t *Tree, s *cache.Store, x T) []string
+}
+
+var (
+	userClasses  = []string{"top", "person", "organizationalPerson", "inetOrgPerson"}
+	groupClasses = []string{"top", "groupOfNames"}
+)
+
+func one(v string) []string {
+	if v == "" {
+		return nil
 	}
-	e.add("memberOf", dns...)
-	e.add("entryUUID", EntryUUID(u.Upstream, r.ExternalID, r.Key))
-	e.add("createTimestamp", generalizedTime(r.Created))
-	e.add("modifyTimestamp", generalizedTime(r.Updated))
+	return []string{v}
+}
+
+// userAttrs are the attributes of uid=<username>,ou=users,<base>.
+var userAttrs = []attrDef[cache.User]{
+	{"objectClass", "objectclass", false, func(*Tree, *cache.Store, cache.User) []string { return userClasses }},
+	{"uid", "uid", false, func(_ *Tree, _ *cache.Store, u cache.User) []string { return one(u.Rec.Username) }},
+	{"cn", "cn", false, func(_ *Tree, _ *cache.Store, u cache.User) []string {
+		r := u.Rec
+		return one(firstNonEmpty(r.DisplayName, strings.TrimSpace(r.FirstName+" "+r.LastName), r.Username))
+	}},
+	{"sn", "sn", false, func(_ *Tree, _ *cache.Store, u cache.User) []string {
+		return one(firstNonEmpty(u.Rec.LastName, u.Rec.Username))
+	}},
+	{"givenName", "givenname", false, func(_ *Tree, _ *cache.Store, u cache.User) []string { return one(u.Rec.FirstName) }},
+	{"displayName", "displayname", false, func(_ *Tree, _ *cache.Store, u cache.User) []string { return one(u.Rec.DisplayName) }},
+	{"mail", "mail", false, func(_ *Tree, _ *cache.Store, u cache.User) []string { return one(u.Rec.Email) }},
+	{"memberOf", "memberof", false, func(t *Tree, s *cache.Store, u cache.User) []string {
+		groups := s.UserGroups(u.Rec.Username, t.TransitiveMemberOf, true)
+		if len(groups) == 0 {
+			return nil
+		}
+		dns := make([]string, len(groups))
+		for i, g := range groups {
+			dns[i] = t.groupDN(s, g)
+		}
+		return dns
+	}},
+	{"entryUUID", "entryuuid", true, func(_ *Tree, _ *cache.Store, u cache.User) []string {
+		return one(EntryUUID(u.Upstream, u.Rec.ExternalID, u.Rec.Key))
+	}},
+	{"createTimestamp", "createtimestamp", true, func(_ *Tree, _ *cache.Store, u cache.User) []string { return one(generalizedTime(u.Rec.Created)) }},
+	{"modifyTimestamp", "modifytimestamp", true, func(_ *Tree, _ *cache.Store, u cache.User) []string { return one(generalizedTime(u.Rec.Updated)) }},
+}
+
+// groupAttrs are the attributes of cn=<group>,ou=groups,<base>: direct
+// members (users and groups) and the groups it belongs to.
+var groupAttrs = []attrDef[cache.Group]{
+	{"objectClass", "objectclass", false, func(*Tree, *cache.Store, cache.Group) []string { return groupClasses }},
+	{"cn", "cn", false, func(_ *Tree, _ *cache.Store, g cache.Group) []string { return one(g.Rec.Name) }},
+	{"description", "description", false, func(_ *Tree, _ *cache.Store, g cache.Group) []string { return one(g.Rec.Description) }},
+	{"member", "member", false, func(t *Tree, s *cache.Store, g cache.Group) []string {
+		users := s.GroupUsers(g.Rec.Name, false, true)
+		children := s.GroupChildren(g.Rec.Name, false)
+		if len(users)+len(children) == 0 {
+			return nil
+		}
+		members := make([]string, 0, len(users)+len(children))
+		for _, n := range users {
+			members = append(members, t.UserDN(n))
+		}
+		for _, n := range children {
+			members = append(members, t.groupDN(s, n))
+		}
+		return members
+	}},
+	{"memberOf", "memberof", false, func(t *Tree, s *cache.Store, g cache.Group) []string {
+		parents := s.GroupParents(g.Rec.Name, t.TransitiveMemberOf)
+		if len(parents) == 0 {
+			return nil
+		}
+		dns := make([]string, len(parents))
+		for i, p := range parents {
+			dns[i] = t.groupDN(s, p)
+		}
+		return dns
+	}},
+	{"entryUUID", "entryuuid", true, func(_ *Tree, _ *cache.Store, g cache.Group) []string {
+		return one(EntryUUID(g.Upstream, g.Rec.ExternalID, g.Rec.Key))
+	}},
+	{"createTimestamp", "createtimestamp", true, func(_ *Tree, _ *cache.Store, g cache.Group) []string { return one(generalizedTime(g.Rec.Created)) }},
+	{"modifyTimestamp", "modifytimestamp", true, func(_ *Tree, _ *cache.Store, g cache.Group) []string { return one(generalizedTime(g.Rec.Updated)) }},
+}
+
+func entryFrom[T any](dn string, defs []attrDef[T], t *Tree, s *cache.Store, x T) *Entry {
+	e := &Entry{DN: dn, Attrs: make([]Attr, 0, len(defs))}
+	for _, d := range defs {
+		if v := d.values(t, s, x); len(v) > 0 {
+			e.Attrs = append(e.Attrs, Attr{Name: d.name, Values: v})
+		}
+	}
 	return e
 }
 
-// GroupEntry returns a group's entry: direct members (users and groups)
-// and the groups it belongs to.
+// UserEntry returns a user's whole entry, operational attributes included.
+func (t *Tree) UserEntry(s *cache.Store, u cache.User) *Entry {
+	return entryFrom(t.UserDN(u.Rec.Username), userAttrs, t, s, u)
+}
+
+// GroupEntry returns a group's whole entry, operational attributes included.
 func (t *Tree) GroupEntry(s *cache.Store, g cache.Group) *Entry {
-	r := g.Rec
-	e := &Entry{DN: t.GroupDN(r.Name)}
-	e.add("objectClass", "top", "groupOfNames")
-	e.add("cn", r.Name)
-	e.add("description", r.Description)
-	users := s.GroupUsers(r.Name, false, true)
-	children := s.GroupChildren(r.Name, false)
-	members := make([]string, 0, len(users)+len(children))
-	for _, n := range users {
-		members = append(members, t.UserDN(n))
-	}
-	for _, n := range children {
-		members = append(members, t.GroupDN(n))
-	}
-	e.add("member", members...)
-	parents := s.GroupParents(r.Name, t.TransitiveMemberOf)
-	pdns := make([]string, len(parents))
-	for i, p := range parents {
-		pdns[i] = t.GroupDN(p)
-	}
-	e.add("memberOf", pdns...)
-	e.add("entryUUID", EntryUUID(g.Upstream, r.ExternalID, r.Key))
-	e.add("createTimestamp", generalizedTime(r.Created))
-	e.add("modifyTimestamp", generalizedTime(r.Updated))
-	return e
+	return entryFrom(t.groupDN(s, g.Rec.Name), groupAttrs, t, s, g)
 }
 
 func firstNonEmpty(v ...string) string {
@@ -184,14 +285,32 @@ func generalizedTime(t time.Time) string {
 	return t.UTC().Format("20060102150405Z")
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// isUUID reports the 8-4-4-4-12 hexadecimal form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // EntryUUID returns the entry's entryUUID: the upstream's external ID when
 // it is a UUID (entryUUID, objectGUID), otherwise a name-based UUID (RFC
 // 9562 version 5 layout) derived from the upstream and the ID, so that it
 // is stable across syncs and restarts.
 func EntryUUID(upstreamName, externalID, key string) string {
-	if uuidRE.MatchString(externalID) {
+	if isUUID(externalID) {
 		return strings.ToLower(externalID)
 	}
 	id := externalID

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -16,7 +17,14 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dirgate/dirgate/certs"
+	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/ldapfront"
 	"github.com/dirgate/dirgate/restfront/admin"
 )
 
@@ -39,11 +47,19 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer rt.Close()
-	lis, err := admin.Listen(cfg.DataDir)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ldapSrv, err := startLDAP(cfg, rt, reg, log.With("component", "ldap"))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: admin.Handler(rt.admin(true), log.With("component", "admin")), ReadHeaderTimeout: 10 * time.Second}
+	lis, err := admin.Listen(cfg.DataDir)
+	if err != nil {
+		stopLDAP(ldapSrv, log)
+		return err
+	}
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	srv := &http.Server{Handler: admin.Handler(rt.admin(true), metrics, log.With("component", "admin")), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin socket", "err", err)
@@ -63,12 +79,55 @@ func serve(c *cli.Context) error {
 	}()
 	<-ctx.Done()
 	log.Info("shutting down")
+	stopLDAP(ldapSrv, log)
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutdown)
 	wg.Wait()
 	_ = os.Remove(admin.SocketPath(cfg.DataDir))
 	return nil
+}
+
+// startLDAP starts the LDAP frontend when a listener is configured.
+func startLDAP(cfg *config.Config, rt *runtime, reg prometheus.Registerer, log *slog.Logger) (*ldapfront.Server, error) {
+	listen := listenAddr(cfg.LDAP.Listen)
+	if listen == "" && cfg.LDAP.LDAPSListen == "" {
+		return nil, nil
+	}
+	src, err := certs.Open(certsConfig(cfg, log))
+	if err != nil {
+		return nil, err
+	}
+	rt.certs = src
+	info := src.Info()
+	log.Info("LDAP TLS certificate", "sha256", info.SHA256, "not_after", info.NotAfter.Format(time.RFC3339), "self_signed", info.SelfSigned, "ca_file", info.CAFile)
+	lc := ldapfront.Config{
+		Listen: listen, LDAPSListen: cfg.LDAP.LDAPSListen, TLS: src.TLSConfig(), Tree: rt.tree,
+		AllowAnonymousSearch: cfg.LDAP.AllowAnonymousSearch, Checkers: rt.checkers(),
+		Logger: log, Metrics: ldapfront.NewMetrics(reg),
+	}
+	for _, sa := range cfg.LDAP.ServiceAccounts {
+		lc.ServiceAccounts = append(lc.ServiceAccounts, ldapfront.ServiceAccount{Name: sa.Name, PasswordHash: sa.PasswordHash.Reveal()})
+	}
+	s, err := ldapfront.New(lc, rt.store)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func stopLDAP(s *ldapfront.Server, log *slog.Logger) {
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		log.Warn("LDAP frontend did not stop cleanly", "err", err)
+	}
 }
 
 func syncCommand() *cli.Command {
@@ -163,8 +222,8 @@ func statusCommand() *cli.Command {
 		Name:  "status",
 		Usage: "per upstream: state, last and next sync, counts, errors",
 		Flags: []cli.Flag{configFlag, jsonFlag},
-		Action: show(func(c *cli.Context, svc admin.Service) ([]admin.UpstreamStatus, error) { return svc.Status(c.Context) },
-			func(w io.Writer, l []admin.UpstreamStatus) { renderStatus(w, l, time.Now()) }),
+		Action: show(func(c *cli.Context, svc admin.Service) (*admin.Status, error) { return svc.Status(c.Context) },
+			func(w io.Writer, st *admin.Status) { renderStatus(w, st, time.Now()) }),
 	}
 }
 

@@ -278,10 +278,11 @@ func TestQuickstart(t *testing.T) {
 	for _, c := range commands {
 		live[strings.Join(c, " ")] = mustCLI(t, append(c, "--config", cfg)...)
 	}
-	var st []admin.UpstreamStatus
-	if err := json.Unmarshal([]byte(mustCLI(t, "status", "--json", "--config", cfg)), &st); err != nil {
+	var status admin.Status
+	if err := json.Unmarshal([]byte(mustCLI(t, "status", "--json", "--config", cfg)), &status); err != nil {
 		t.Fatal(err)
 	}
+	st := status.Upstreams
 	if len(st) != 1 || st[0].Upstream != "internal" || st[0].Type != "local" || st[0].Users != 4 || !st[0].Synced {
 		t.Fatalf("status %+v", st)
 	}

@@ -61,7 +61,8 @@ func renderRun(w io.Writer, label string, r *cache.SyncRun, now time.Time) {
 	fmt.Fprintln(w, line)
 }
 
-func renderStatus(w io.Writer, l []admin.UpstreamStatus, now time.Time) {
+func renderStatus(w io.Writer, st *admin.Status, now time.Time) {
+	l := st.Upstreams
 	tw := table(w)
 	fmt.Fprintln(tw, "UPSTREAM\tTYPE\tSTATE\tUSERS\tGROUPS\tLAST SUCCESS\tNEXT RUN")
 	for _, s := range l {
@@ -95,6 +96,15 @@ func renderStatus(w io.Writer, l []admin.UpstreamStatus, now time.Time) {
 		}
 		for _, c := range s.Collisions {
 			fmt.Fprintf(w, "  %-17s %s %q: kept %s, skipped %s\n", "collision:", c.Kind, c.Name, c.Kept, strings.Join(c.Skipped, ", "))
+		}
+	}
+	if t := st.LDAPTLS; t != nil {
+		fmt.Fprintf(w, "\nLDAP TLS certificate:\n")
+		fmt.Fprintf(w, "  %-17s %s\n", "sha256:", t.SHA256)
+		fmt.Fprintf(w, "  %-17s %s\n", "subject:", t.Subject)
+		fmt.Fprintf(w, "  %-17s %s\n", "expires:", when(t.NotAfter, now))
+		if t.SelfSigned {
+			fmt.Fprintf(w, "  %-17s %s\n", "trust:", "self-signed by dirgate's CA; clients must trust "+t.CAFile)
 		}
 	}
 }

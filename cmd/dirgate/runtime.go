@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/certs"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/ldapfront"
 	"github.com/dirgate/dirgate/restfront/admin"
@@ -39,10 +40,44 @@ type runtime struct {
 	ups       []upstream.Upstream // in configured order; nil without upstreams
 	refresher *cache.Refresher
 	tree      *ldapfront.Tree
+	certs     *certs.Source // serve only
 }
 
 // storeDir is where the Badger store lives inside data_dir.
 func storeDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "store") }
+
+// certsConfig is the LDAP frontend's TLS material: configured files, or a
+// self-signed pair in data_dir/certs naming the listen addresses.
+func certsConfig(cfg *config.Config, log *slog.Logger) certs.Config {
+	c := certs.Config{CertFile: cfg.LDAP.TLS.CertFile, KeyFile: cfg.LDAP.TLS.KeyFile, Dir: filepath.Join(cfg.DataDir, "certs"), Logger: log}
+	for _, a := range []string{listenAddr(cfg.LDAP.Listen), cfg.LDAP.LDAPSListen} {
+		if a != "" {
+			c.Hosts = append(c.Hosts, a)
+		}
+	}
+	if h, err := os.Hostname(); err == nil {
+		c.Hosts = append(c.Hosts, h)
+	}
+	return c
+}
+
+func listenAddr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// checkers returns the password checkers of the opened upstreams.
+func (rt *runtime) checkers() map[string]upstream.PasswordChecker {
+	m := map[string]upstream.PasswordChecker{}
+	for i, u := range rt.ups {
+		if pc, ok := u.(upstream.PasswordChecker); ok {
+			m[rt.cfg.Upstreams[i].Name] = pc
+		}
+	}
+	return m
+}
 
 // openRuntime opens the store and, with withUpstreams, every upstream and
 // a refresher over them. On failure everything opened so far is closed.
@@ -102,7 +137,18 @@ func (rt *runtime) types() map[string]string {
 }
 
 func (rt *runtime) admin(live bool) *admin.Local {
-	return &admin.Local{Store: rt.store, Refresher: rt.refresher, Tree: rt.tree, Types: rt.types(), Live: live}
+	return &admin.Local{Store: rt.store, Refresher: rt.refresher, Tree: rt.tree, Types: rt.types(), Live: live,
+		TLS: func() (*certs.Info, error) {
+			if rt.certs != nil {
+				i := rt.certs.Info()
+				return &i, nil
+			}
+			i, err := certs.ReadInfo(certsConfig(rt.cfg, rt.log))
+			if err != nil {
+				return nil, err
+			}
+			return &i, nil
+		}}
 }
 
 // Close closes the upstreams, then the store.
@@ -111,6 +157,9 @@ func (rt *runtime) Close() {
 		if err := u.Close(); err != nil {
 			rt.log.Warn("closing upstream", "err", err)
 		}
+	}
+	if rt.certs != nil {
+		_ = rt.certs.Close()
 	}
 	if rt.store != nil {
 		if err := rt.store.Close(); err != nil {

@@ -59,11 +59,11 @@ upstreams:
 
 func statusOf(t *testing.T, cfg string) admin.UpstreamStatus {
 	t.Helper()
-	var st []admin.UpstreamStatus
+	var st admin.Status
 	if err := json.Unmarshal([]byte(mustCLI(t, "status", "--json", "--config", cfg)), &st); err != nil {
 		t.Fatal(err)
 	}
-	return st[0]
+	return st.Upstreams[0]
 }
 
 func userCount(t *testing.T, cfg string) int {

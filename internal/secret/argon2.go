@@ -40,12 +40,18 @@ var ErrInvalidHash = errors.New("not an argon2id hash")
 // Hash returns a PHC-format argon2id hash of password:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>.
 func Hash(password string) (string, error) {
+	return HashParams(password, DefaultMemoryKiB, DefaultTime)
+}
+
+// HashParams hashes with other costs. Production code uses Hash; tests use
+// cheap parameters so that thousands of logins stay fast.
+func HashParams(password string, memoryKiB, time uint32) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, DefaultTime, DefaultMemoryKiB, DefaultThreads, keyLen)
-	return format(DefaultMemoryKiB, DefaultTime, DefaultThreads, salt, key), nil
+	key := argon2.IDKey([]byte(password), salt, time, memoryKiB, DefaultThreads, keyLen)
+	return format(memoryKiB, time, DefaultThreads, salt, key), nil
 }
 
 func format(m uint32, t uint32, p uint8, salt, key []byte) string {

@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/certs"
 )
 
 // Service is the admin API.
 type Service interface {
-	Status(ctx context.Context) ([]UpstreamStatus, error)
+	Status(ctx context.Context) (*Status, error)
 	Stats(ctx context.Context) (*Stats, error)
 	// Users lists the merged view's users, or with upstream set, that
 	// upstream's own records (shadowed ones included).
@@ -39,7 +40,14 @@ var (
 	ErrBadRequest = errors.New("bad request")
 )
 
-// UpstreamStatus is one upstream's status (`dirgate status`).
+// Status is `dirgate status`: every upstream's status, and the LDAP
+// frontend's TLS certificate (absent before the first `serve`).
+type Status struct {
+	Upstreams []UpstreamStatus `json:"upstreams"`
+	LDAPTLS   *certs.Info      `json:"ldap_tls,omitempty"`
+}
+
+// UpstreamStatus is one upstream's status.
 type UpstreamStatus struct {
 	cache.Status
 	// Synced: the upstream has data (from a sync or a seed) that is served.

@@ -22,12 +22,16 @@ const SocketName = "dirgate.sock"
 // SocketPath returns the admin socket of a data directory.
 func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketName) }
 
-// Handler serves svc over HTTP (on the unix socket; see Listen).
-func Handler(svc Service, logger *slog.Logger) http.Handler {
+// Handler serves svc over HTTP (on the unix socket; see Listen), and
+// metrics, when not nil, at /metrics.
+func Handler(svc Service, metrics http.Handler, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	reply := func(w http.ResponseWriter, v any, err error) {
 		if err != nil {
 			writeError(w, err)
@@ -225,9 +229,9 @@ func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.is }
 
 // Status implements Service.
-func (c *Client) Status(ctx context.Context) ([]UpstreamStatus, error) {
-	var v []UpstreamStatus
-	return v, c.get(ctx, "/v1/status", nil, &v)
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var v Status
+	return &v, c.get(ctx, "/v1/status", nil, &v)
 }
 
 // Stats implements Service.

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/certs"
 	"github.com/dirgate/dirgate/ldapfront"
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -24,13 +25,20 @@ type Local struct {
 	// Live is true in the serve process. Otherwise no sync can be running,
 	// and a status left at "syncing" is a sync that was interrupted.
 	Live bool
+	// TLS describes the LDAP frontend's certificate (nil: none).
+	TLS func() (*certs.Info, error)
 }
 
 var _ Service = (*Local)(nil)
 
 // Status implements Service.
-func (l *Local) Status(ctx context.Context) ([]UpstreamStatus, error) {
-	var out []UpstreamStatus
+func (l *Local) Status(ctx context.Context) (*Status, error) {
+	out := &Status{Upstreams: []UpstreamStatus{}}
+	if l.TLS != nil {
+		if info, err := l.TLS(); err == nil {
+			out.LDAPTLS = info
+		}
+	}
 	for _, name := range l.Store.Upstreams() {
 		st, err := l.Store.Status(name)
 		if err != nil {
@@ -44,7 +52,7 @@ func (l *Local) Status(ctx context.Context) ([]UpstreamStatus, error) {
 			st.LastError = "the last sync was interrupted before it finished (its process stopped); the data from before it is served"
 		}
 		st.Users, st.Groups, _ = l.Store.UpstreamCounts(name)
-		out = append(out, UpstreamStatus{Status: st, Synced: l.Store.Synced(name)})
+		out.Upstreams = append(out.Upstreams, UpstreamStatus{Status: st, Synced: l.Store.Synced(name)})
 	}
 	return out, nil
 }
