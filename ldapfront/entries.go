@@ -5,6 +5,7 @@ import (
 
 	"github.com/dirgate/dirgate/cache"
 	"github.com/dirgate/dirgate/ldapfront/filter"
+	"github.com/dirgate/dirgate/upstream"
 )
 
 // kind is what an entry of the tree is.
@@ -28,7 +29,14 @@ type served struct {
 	group cache.Group
 	fixed *Entry
 
-	memo map[string][]string // computed values by canonical name
+	derived *derived // users: cached DN and memberOf
+
+	memo []memoValue // computed values by canonical name (few per entry)
+}
+
+type memoValue struct {
+	attr   string
+	values []string
 }
 
 var (
@@ -36,7 +44,8 @@ var (
 )
 
 func (s *Server) userEntry(u cache.User) *served {
-	return &served{s: s, kind: kindUser, dn: s.cfg.Tree.UserDN(u.Rec.Username), user: u}
+	d := s.derivedUser(u, upstream.Fold(u.Rec.Username))
+	return &served{s: s, kind: kindUser, dn: d.dn, user: u, derived: d}
 }
 
 func (s *Server) groupEntry(g cache.Group) *served {
@@ -52,12 +61,17 @@ func (e *served) DN() string { return e.dn }
 
 // Values implements filter.Entry: the values of a canonical attribute name.
 func (e *served) Values(attr string) []string {
-	if v, ok := e.memo[attr]; ok {
-		return v
+	for _, m := range e.memo {
+		if m.attr == attr {
+			return m.values
+		}
 	}
 	var v []string
 	switch e.kind {
 	case kindUser:
+		if attr == "memberof" {
+			return e.derived.memberOf
+		}
 		if d := findDef(userAttrs, attr); d != nil {
 			v = d.values(e.s.cfg.Tree, e.s.store, e.user)
 		}
@@ -73,10 +87,7 @@ func (e *served) Values(attr string) []string {
 			}
 		}
 	}
-	if e.memo == nil {
-		e.memo = make(map[string][]string, 4)
-	}
-	e.memo[attr] = v
+	e.memo = append(e.memo, memoValue{attr, v})
 	return v
 }
 

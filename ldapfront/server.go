@@ -45,6 +45,9 @@ type Limits struct {
 	// MaxCursors is the number of paged-results cursors one connection may
 	// hold (default 8); the oldest is dropped beyond it.
 	MaxCursors int
+	// CachedUsers bounds the users whose DN and memberOf are kept ready
+	// (default 200,000: about 30 MB for typical memberships).
+	CachedUsers int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -60,6 +63,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxFilterNodes, 512)
 	def(&l.MaxFilterLength, 64<<10)
 	def(&l.MaxCursors, 8)
+	def(&l.CachedUsers, 200_000)
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = 5 * time.Minute
 	}
@@ -106,6 +110,7 @@ type Server struct {
 	services *serviceAccounts
 	dse      *Entry
 	schema   *Entry
+	derived  *derivedCache
 
 	listeners []*listener
 	ctx       context.Context // cancelled at shutdown
@@ -139,7 +144,7 @@ func New(cfg Config, store *cache.Store) (*Server, error) {
 	lim := cfg.Limits.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, lim: lim, store: store, log: cfg.Logger, metrics: cfg.Metrics,
-		throttle: newThrottle(), ctx: ctx, cancel: cancel}
+		throttle: newThrottle(), derived: newDerivedCache(lim.CachedUsers), ctx: ctx, cancel: cancel}
 	cfg.Tree.init()
 	var err error
 	if s.services, err = newServiceAccounts(cfg.ServiceAccounts); err != nil {

@@ -224,6 +224,12 @@ func Canonical(attr string) string {
 	if i := strings.IndexByte(attr, ';'); i >= 0 {
 		attr = attr[:i]
 	}
+	return canonicalType(attr)
+}
+
+// canonicalType is Canonical for an attribute type without options (in a
+// DN, a ';' in a type is an escaped character, not an option).
+func canonicalType(attr string) string {
 	var buf [64]byte
 	if len(attr) <= len(buf) {
 		b, lower := buf[:len(attr)], true

@@ -55,7 +55,7 @@ func simpleDN(s string) (ok, upper bool) {
 			}
 			i++
 		}
-		if i >= len(s) || s[i] != '=' || !canonicalType(s[ts:i]) {
+		if i >= len(s) || s[i] != '=' || !isCanonicalType(s[ts:i]) {
 			return false, false
 		}
 		i++
@@ -82,9 +82,9 @@ func simpleDN(s string) (ok, upper bool) {
 	}
 }
 
-// canonicalType reports whether an ASCII attribute type, lower-cased, is
+// isCanonicalType reports whether an ASCII attribute type, lower-cased, is
 // its own canonical name (not an alias such as commonName).
-func canonicalType(t string) bool {
+func isCanonicalType(t string) bool {
 	var buf [32]byte
 	if len(t) > len(buf) {
 		return false
@@ -155,7 +155,7 @@ func normalizeDNSlow(s string) (string, bool) {
 }
 
 func appendAVA(b []byte, a *goldap.AttributeTypeAndValue) []byte {
-	b = appendDNString(b, Canonical(a.Type), true)
+	b = appendDNString(b, canonicalType(a.Type), true)
 	b = append(b, '=')
 	var buf [128]byte
 	return appendDNString(b, string(prepAppend(buf[:0], a.Value, true, false, false)), false)
@@ -216,7 +216,7 @@ func rangeAVAs(dn string, fn func(typ, val string) bool) {
 				dn = ""
 			}
 			eq := strings.IndexByte(rdn, '=')
-			if !fn(Canonical(rdn[:eq]), rdn[eq+1:]) {
+			if !fn(canonicalType(rdn[:eq]), rdn[eq+1:]) {
 				return
 			}
 		}
@@ -228,7 +228,7 @@ func rangeAVAs(dn string, fn func(typ, val string) bool) {
 	}
 	for _, rdn := range d.RDNs {
 		for _, a := range rdn.Attributes {
-			if !fn(Canonical(a.Type), a.Value) {
+			if !fn(canonicalType(a.Type), a.Value) {
 				return
 			}
 		}

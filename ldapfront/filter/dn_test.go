@@ -30,6 +30,9 @@ func TestNormalizeDN(t *testing.T) {
 		`cn=a;ou=x`:                               `cn=a,ou=x`,
 		`cn=,ou=x`:                                `cn=,ou=x`,
 		`x-Custom-Attr=Value`:                     `x-custom-attr=value`,
+		`\;=`:                                     `\;=`, // a ';' in a type is no option
+		`a\;b=X`:                                  `a\;b=x`,
+		`cn\=x=y`:                                 `cn\=x=y`,
 	} {
 		got, ok := NormalizeDN(in)
 		if !ok || got != want {

@@ -71,12 +71,18 @@ type AttributeRanger interface {
 	RangeAttributes(fn func(attr string, values []string) bool)
 }
 
-// Eval evaluates the filter against an entry.
-func (f *Filter) Eval(e Entry) Result { return f.root.Eval(e) }
+// Eval evaluates the filter against an entry. A Filter not made by Parse
+// is Undefined.
+func (f *Filter) Eval(e Entry) Result {
+	if f == nil || f.root == nil {
+		return Undefined
+	}
+	return f.root.Eval(e)
+}
 
 // Matches reports whether the filter is True for the entry (a search
 // returns only those).
-func (f *Filter) Matches(e Entry) bool { return f.root.Eval(e) == True }
+func (f *Filter) Matches(e Entry) bool { return f.Eval(e) == True }
 
 // Eval evaluates the subtree at n against an entry (a planner evaluates
 // what its indexes did not decide). n must come from Parse.

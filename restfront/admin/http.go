@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,6 +33,11 @@ func Handler(svc Service, metrics http.Handler, logger *slog.Logger) http.Handle
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
+	// Profiles, for diagnosing a running server; the socket's file mode
+	// keeps them to its owner.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	reply := func(w http.ResponseWriter, v any, err error) {
 		if err != nil {
 			writeError(w, err)

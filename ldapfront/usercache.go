@@ -1,0 +1,86 @@
+package ldapfront
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/dirgate/dirgate/cache"
+)
+
+// derivedCache keeps, per user, what every search of that user needs and
+// costs the most to derive: the entry's DN and its memberOf DNs (a nested
+// closure, turned into DN strings). It belongs to one store version; the
+// first lookup after a change starts a new, empty generation, so nothing
+// stale is ever served. The ARCHITECTURE's budget leaves a search little
+// more than a map lookup; this is that lookup.
+type derivedCache struct {
+	cur atomic.Pointer[derivedGen]
+	max int // entries per generation; beyond it, values are computed but not kept
+}
+
+type derivedGen struct {
+	version uint64
+	shards  [32]derivedShard
+}
+
+type derivedShard struct {
+	mu sync.RWMutex
+	m  map[string]*derived
+}
+
+// derived is the cached part of one user's entry.
+type derived struct {
+	dn       string
+	memberOf []string
+}
+
+func newDerivedCache(max int) *derivedCache { return &derivedCache{max: max} }
+
+func (c *derivedCache) gen(version uint64) *derivedGen {
+	g := c.cur.Load()
+	if g != nil && g.version == version {
+		return g
+	}
+	ng := &derivedGen{version: version}
+	for i := range ng.shards {
+		ng.shards[i].m = make(map[string]*derived)
+	}
+	if c.cur.CompareAndSwap(g, ng) {
+		return ng
+	}
+	return c.cur.Load()
+}
+
+func shardOf(key string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return int(h % 32)
+}
+
+// user returns u's derived values, computing them on a miss.
+func (s *Server) derivedUser(u cache.User, key string) *derived {
+	c := s.derived
+	g := c.gen(s.store.Version())
+	sh := &g.shards[shardOf(key)]
+	sh.mu.RLock()
+	d := sh.m[key]
+	sh.mu.RUnlock()
+	if d != nil {
+		return d
+	}
+	t := s.cfg.Tree
+	d = &derived{dn: t.UserDN(u.Rec.Username)}
+	for _, def := range userAttrs {
+		if def.lower == "memberof" {
+			d.memberOf = def.values(t, s.store, u)
+		}
+	}
+	sh.mu.Lock()
+	if len(sh.m) < c.max/len(g.shards) {
+		sh.m[key] = d
+	}
+	sh.mu.Unlock()
+	return d
+}
