@@ -2,6 +2,7 @@ package cache
 
 import (
 	"sort"
+	"sync"
 
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -199,8 +200,40 @@ func (s *Store) userGroups(name string, nested, aggregate bool) []string {
 	return all.sorted()
 }
 
+// ancestors returns a group's ancestors, memoised per view version in a
+// plain map: every user lookup asks for the ancestors of each of its
+// groups, and there are only as many entries as groups, so no LRU
+// bookkeeping is needed on this path. mu must be held.
 func (s *Store) ancestors(group string) []string {
-	return s.cached(closureKey{kind: 'a', name: group}, func() []string { return s.v.ancestors(group) })
+	ver := s.version.Load()
+	am := s.anc.Load()
+	if am == nil || am.version != ver {
+		fresh := &ancestorMemo{version: ver, m: make(map[string][]string)}
+		if s.anc.CompareAndSwap(am, fresh) {
+			am = fresh
+		} else {
+			am = s.anc.Load()
+		}
+	}
+	am.mu.RLock()
+	v, ok := am.m[group]
+	am.mu.RUnlock()
+	if ok && am.version == ver {
+		return v
+	}
+	v = s.v.ancestors(group)
+	if am.version == ver {
+		am.mu.Lock()
+		am.m[group] = v
+		am.mu.Unlock()
+	}
+	return v
+}
+
+type ancestorMemo struct {
+	version uint64
+	mu      sync.RWMutex
+	m       map[string][]string
 }
 
 // IsMember reports whether user is a member of group, directly or (with

@@ -129,11 +129,12 @@ type Store struct {
 
 	version atomic.Uint64
 	closed  atomic.Bool
-	closure *lru.Cache[closureKey, closureVal]
+	closure *lru.Cache[closureKey, closureVal] // nested members, descendants
+	anc     atomic.Pointer[ancestorMemo]
 }
 
 type closureKey struct {
-	kind      byte // 'a' ancestors, 'm' nested user members, 'd' descendants
+	kind      byte // 'm' nested user members, 'd' descendants
 	name      string
 	aggregate bool
 }

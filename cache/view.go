@@ -22,12 +22,16 @@ import (
 // case-insensitively, the lower order wins and the other is skipped.
 type userRec struct {
 	upstream.User
-	order uint64
+	order     uint64
+	fold      string // upstream.Fold(Username)
+	effective bool   // first of its name in its upstream (see upState)
 }
 
 type groupRec struct {
 	upstream.Group
-	order uint64
+	order     uint64
+	fold      string // upstream.Fold(Name)
+	effective bool
 }
 
 // upState is one upstream's records and indexes.
@@ -63,14 +67,20 @@ func newUpState(name string, idx int) *upState {
 	}
 }
 
-func (u *upState) effectiveUser(r *userRec) bool {
-	l := u.userNames[upstream.Fold(r.Username)]
-	return len(l) > 0 && l[0] == r
+func (u *upState) effectiveUser(r *userRec) bool   { return r.effective }
+func (u *upState) effectiveGroup(r *groupRec) bool { return r.effective }
+
+// markEffective flags the first record of a name list as the effective one.
+func markUsers(l []*userRec) {
+	for i, r := range l {
+		r.effective = i == 0
+	}
 }
 
-func (u *upState) effectiveGroup(r *groupRec) bool {
-	l := u.groupNames[upstream.Fold(r.Name)]
-	return len(l) > 0 && l[0] == r
+func markGroups(l []*groupRec) {
+	for i, r := range l {
+		r.effective = i == 0
+	}
 }
 
 // userByName returns the effective record for a folded username.
@@ -93,8 +103,10 @@ func (u *upState) groupByName(folded string) *groupRec {
 func (u *upState) putUser(r *userRec) *userRec {
 	old := u.delUser(r.Key)
 	u.users[r.Key] = r
-	name := upstream.Fold(r.Username)
+	r.fold = upstream.Fold(r.Username)
+	name := r.fold
 	u.userNames[name] = insertByOrder(u.userNames[name], r, func(x *userRec) uint64 { return x.order })
+	markUsers(u.userNames[name])
 	if r.ExternalID != "" {
 		u.userExt[r.ExternalID] = r.Key
 	}
@@ -107,11 +119,13 @@ func (u *upState) delUser(key string) *userRec {
 		return nil
 	}
 	delete(u.users, key)
-	name := upstream.Fold(old.Username)
+	name := old.fold
+	old.effective = false
 	if l := removePtr(u.userNames[name], old); len(l) == 0 {
 		delete(u.userNames, name)
 	} else {
 		u.userNames[name] = l
+		markUsers(l)
 	}
 	if old.ExternalID != "" && u.userExt[old.ExternalID] == key {
 		delete(u.userExt, old.ExternalID)
@@ -122,8 +136,10 @@ func (u *upState) delUser(key string) *userRec {
 func (u *upState) putGroup(r *groupRec) *groupRec {
 	old := u.delGroup(r.Key)
 	u.groups[r.Key] = r
-	name := upstream.Fold(r.Name)
+	r.fold = upstream.Fold(r.Name)
+	name := r.fold
 	u.groupNames[name] = insertByOrder(u.groupNames[name], r, func(x *groupRec) uint64 { return x.order })
+	markGroups(u.groupNames[name])
 	if r.ExternalID != "" {
 		u.groupExt[r.ExternalID] = r.Key
 	}
@@ -139,11 +155,13 @@ func (u *upState) delGroup(key string) *groupRec {
 		return nil
 	}
 	delete(u.groups, key)
-	name := upstream.Fold(old.Name)
+	name := old.fold
+	old.effective = false
 	if l := removePtr(u.groupNames[name], old); len(l) == 0 {
 		delete(u.groupNames, name)
 	} else {
 		u.groupNames[name] = l
+		markGroups(l)
 	}
 	if old.ExternalID != "" && u.groupExt[old.ExternalID] == key {
 		delete(u.groupExt, old.ExternalID)
@@ -398,8 +416,8 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 		}
 		up := v.ups[i]
 		for _, gk := range up.parents[r.Key] {
-			if g := up.groups[gk]; g != nil && up.effectiveGroup(g) {
-				out.add(upstream.Fold(g.Name))
+			if g := up.groups[gk]; g != nil && g.effective {
+				out.add(g.fold)
 			}
 		}
 	}
@@ -418,10 +436,8 @@ func (v *view) parentGroups(name string, out *nameSet) {
 		}
 		up := v.ups[i]
 		for _, gk := range up.parents[r.Key] {
-			if g := up.groups[gk]; g != nil && up.effectiveGroup(g) {
-				if n := upstream.Fold(g.Name); n != name {
-					out.add(n)
-				}
+			if g := up.groups[gk]; g != nil && g.effective && g.fold != name {
+				out.add(g.fold)
 			}
 		}
 	}
@@ -442,16 +458,11 @@ func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet
 		up := v.ups[i]
 		for _, mk := range r.Members {
 			if u := up.users[mk]; u != nil {
-				if users != nil && up.effectiveUser(u) {
-					n := upstream.Fold(u.Username)
-					if aggregate || v.users[n].win == i {
-						users.add(n)
-					}
+				if users != nil && u.effective && (aggregate || v.users[u.fold].win == i) {
+					users.add(u.fold)
 				}
-			} else if g := up.groups[mk]; g != nil && groups != nil && up.effectiveGroup(g) {
-				if n := upstream.Fold(g.Name); n != name {
-					groups.add(n)
-				}
+			} else if g := up.groups[mk]; g != nil && groups != nil && g.effective && g.fold != name {
+				groups.add(g.fold)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,9 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 	}
 	name, password := strings.TrimSpace(m.UserName), string(m.Password)
 	res := func(code int, diag string) int {
-		_ = w.Write(response(r, "bind", code, diag, ""))
+		if !writeResult(w, appBindResponse, m.GetID(), code, "", diag) {
+			_ = w.Write(response(r, "bind", code, diag, ""))
+		}
 		return code
 	}
 	st.setIdentity(bindAnonymous, "")
@@ -61,17 +64,27 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 		}
 	}
 	kind, dn, outcome, code, diag := s.authenticate(name, password)
-	log := s.log.With("name", name, "conn", st.id, "remote", st.remote, "tls", st.tls)
 	switch code {
 	case gldap.ResultSuccess:
 		s.throttle.success(key, st.remote)
 		st.setIdentity(kind, dn)
-		log.Info("bind", "outcome", outcome, "dn", dn)
 	case gldap.ResultInvalidCredentials:
 		s.throttle.failure(key, st.remote)
-		log.Info("bind failed", "outcome", outcome)
+	}
+	// Every outcome is logged (never the password): successes and denials
+	// at Info, failures to check at Warn.
+	level := slog.LevelInfo
+	msg := "bind"
+	switch code {
+	case gldap.ResultSuccess:
+	case gldap.ResultInvalidCredentials:
+		msg = "bind failed"
 	default:
-		log.Warn("bind failed", "outcome", outcome, "diagnostic", diag)
+		level, msg = slog.LevelWarn, "bind failed"
+	}
+	if s.log.Enabled(s.ctx, level) {
+		s.log.LogAttrs(s.ctx, level, msg, slog.String("outcome", outcome), slog.String("name", name), slog.String("dn", dn),
+			slog.Int("conn", st.id), slog.String("remote", st.remote), slog.Bool("tls", st.tls), slog.String("diagnostic", diag))
 	}
 	s.metrics.bind(outcome)
 	return res(code, diag)

@@ -98,10 +98,21 @@ func (l *listener) search(w *gldap.ResponseWriter, r *gldap.Request, st *connSta
 		reply(w, r, "search", gldap.ResultProtocolError, "malformed search request")
 		return gldap.ResultProtocolError
 	}
-	done := func(code int, diag, matched string, ctrls ...gldap.Control) int {
+	out := newSink(w, r, m.GetID())
+	defer out.release()
+	done := func(code int, diag, matched string, ctrls ...*gldap.ControlPaging) int {
+		if out.raw() {
+			var p *pagingResponse
+			if len(ctrls) > 0 {
+				p = &pagingResponse{cookie: string(ctrls[0].Cookie)}
+			}
+			out.buf.done(out.msgID, code, matched, diag, p)
+			_ = out.flush()
+			return code
+		}
 		resp := response(r, "search", code, diag, matched)
 		if len(ctrls) > 0 {
-			resp.(*gldap.SearchResponseDone).SetControls(ctrls...)
+			resp.(*gldap.SearchResponseDone).SetControls(ctrls[0])
 		}
 		_ = w.Write(resp)
 		return code
@@ -187,7 +198,13 @@ func (l *listener) search(w *gldap.ResponseWriter, r *gldap.Request, st *connSta
 			result, diag = gldap.ResultSizeLimitExceeded, "size limit exceeded"
 			return false
 		}
-		if err := w.Write(s.render(r, e, q)); err != nil {
+		if out.raw() {
+			s.encode(out.buf, out.msgID, e, q)
+			if len(out.buf.b) >= flushAfter && out.flush() != nil {
+				result = gldap.ResultOther
+				return false
+			}
+		} else if err := w.Write(s.render(r, e, q)); err != nil {
 			result = gldap.ResultOther
 			return false
 		}
@@ -252,7 +269,7 @@ func (s *Server) segments(q *query) ([]segment, int, string) {
 		return nil, gldap.ResultNoSuchObject, ""
 	}
 	users, groups := s.plan(q.filter.Root())
-	baseEntries := t.BaseEntries() // context, users, groups, services
+	baseEntries := s.base // context, users, groups, services
 	userSeg := segment{kind: kindUser, names: users.names, narrowed: users.narrowed}
 	groupSeg := segment{kind: kindGroup, names: groups.names, narrowed: groups.narrowed}
 	svcSeg := segment{kind: kindFixed, services: true}
@@ -484,6 +501,47 @@ func (s *Server) render(r *gldap.Request, e *served, q *query) *gldap.SearchResp
 	return out
 }
 
+// encode appends e's SearchResultEntry with the requested attributes: the
+// same attributes, in the same order, as render.
+func (s *Server) encode(b *berBuf, msgID int64, e *served, q *query) {
+	b.beginEntry(msgID, e.dn)
+	add := func(name string, values []string) {
+		if len(values) == 0 {
+			return
+		}
+		if q.typesOnly {
+			values = nil
+		}
+		b.attr(name, values)
+	}
+	if !q.attrs.none {
+		switch e.kind {
+		case kindUser:
+			for i := range userAttrs {
+				d := &userAttrs[i]
+				if q.attrs.wants(d.lower, d.operational) {
+					add(d.name, e.Values(d.lower))
+				}
+			}
+		case kindGroup:
+			for i := range groupAttrs {
+				d := &groupAttrs[i]
+				if q.attrs.wants(d.lower, d.operational) {
+					add(d.name, e.Values(d.lower))
+				}
+			}
+		default:
+			for _, a := range e.fixed.Attrs {
+				lower := strings.ToLower(a.Name)
+				if q.attrs.wants(lower, isOperational(e.fixed, lower)) {
+					add(a.Name, a.Values)
+				}
+			}
+		}
+	}
+	b.endEntry()
+}
+
 // cursor is a paged search's server-side state.
 type cursor struct {
 	sig     string
@@ -550,6 +608,9 @@ var (
 )
 
 func narrowTo(names []string) restriction {
+	if len(names) == 1 {
+		return restriction{narrowed: true, names: []string{upstream.Fold(names[0])}}
+	}
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		out = append(out, upstream.Fold(n))
@@ -567,10 +628,16 @@ func (s *Server) plan(n *filter.Node) (users, groups restriction) {
 	st := s.store
 	switch n.Op {
 	case filter.And:
+		// Cheap, selective children first; once both sets are small, the
+		// rest is left to evaluation (a memberOf child would otherwise list
+		// a whole group to intersect with one uid).
 		users, groups = unrestricted, unrestricted
-		for _, c := range n.Children {
+		for _, c := range byPlanCost(n.Children) {
 			u, g := s.plan(c)
 			users, groups = intersect(users, u), intersect(groups, g)
+			if small(users) && small(groups) {
+				break
+			}
 		}
 		return users, groups
 	case filter.Or:
@@ -663,6 +730,40 @@ func (s *Server) groupOfDN(dn string) (string, bool) {
 		return "", false
 	}
 	return g.Rec.Name, true
+}
+
+// small reports a restriction worth evaluating directly.
+func small(r restriction) bool { return r.narrowed && len(r.names) <= 16 }
+
+// planCost orders the children of an And: unique keys, then names, then
+// memberships (which list whole groups), then everything else.
+func planCost(n *filter.Node) int {
+	switch {
+	case n.Op != filter.Equal && n.Op != filter.Approx:
+		return 4
+	case n.Attr == "uid" || n.Attr == "mail":
+		return 0
+	case n.Attr == "cn":
+		return 1
+	case n.Attr == "memberof" || n.Attr == "member":
+		return 2
+	}
+	return 3
+}
+
+func byPlanCost(children []*filter.Node) []*filter.Node {
+	sorted := true
+	for i := 1; i < len(children); i++ {
+		if planCost(children[i]) < planCost(children[i-1]) {
+			sorted = false
+		}
+	}
+	if sorted {
+		return children
+	}
+	out := slices.Clone(children)
+	slices.SortStableFunc(out, func(a, b *filter.Node) int { return planCost(a) - planCost(b) })
+	return out
 }
 
 func intersect(a, b restriction) restriction {

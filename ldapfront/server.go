@@ -110,6 +110,7 @@ type Server struct {
 	services *serviceAccounts
 	dse      *Entry
 	schema   *Entry
+	base     []*Entry // the naming context and the three containers
 	derived  *derivedCache
 
 	listeners []*listener
@@ -153,6 +154,8 @@ func New(cfg Config, store *cache.Store) (*Server, error) {
 	}
 	s.dse = s.rootDSE()
 	s.schema = subschemaEntry()
+	s.base = cfg.Tree.BaseEntries()
+	s.derived.warm = s.warmDerived
 	// The BER reader's limit is process-wide (the go-ldap client shares it);
 	// never lower it below what upstream answers need.
 	if ber.MaxPacketLengthBytes > int64(lim.MaxPDU) {
@@ -163,6 +166,7 @@ func New(cfg Config, store *cache.Store) (*Server, error) {
 
 // Start opens the listeners and returns once they accept connections.
 func (s *Server) Start() error {
+	s.derived.gen(s.store.Version()) // and warm it
 	for _, l := range []struct {
 		addr  string
 		ldaps bool

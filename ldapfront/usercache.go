@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/upstream"
 )
 
 // derivedCache keeps, per user, what every search of that user needs and
@@ -16,6 +17,8 @@ import (
 type derivedCache struct {
 	cur atomic.Pointer[derivedGen]
 	max int // entries per generation; beyond it, values are computed but not kept
+	// warm, when set, is started (in a goroutine) for every new generation.
+	warm func(*derivedGen)
 }
 
 type derivedGen struct {
@@ -46,10 +49,16 @@ func (c *derivedCache) gen(version uint64) *derivedGen {
 		ng.shards[i].m = make(map[string]*derived)
 	}
 	if c.cur.CompareAndSwap(g, ng) {
+		if c.warm != nil {
+			go c.warm(ng)
+		}
 		return ng
 	}
 	return c.cur.Load()
 }
+
+// current reports whether g is still the generation in use.
+func (c *derivedCache) current(g *derivedGen) bool { return c.cur.Load() == g }
 
 func shardOf(key string) int {
 	h := uint32(2166136261)
@@ -59,10 +68,27 @@ func shardOf(key string) int {
 	return int(h % 32)
 }
 
-// user returns u's derived values, computing them on a miss.
+// derivedUser returns u's derived values, computing them on a miss.
 func (s *Server) derivedUser(u cache.User, key string) *derived {
+	return s.derivedIn(s.derived.gen(s.store.Version()), u, key)
+}
+
+// warmDerived fills a new generation with every user (up to the cache's
+// bound) in the background, so that searches after a sync or a start find
+// their users ready; it gives up when the generation is replaced.
+func (s *Server) warmDerived(g *derivedGen) {
+	n := 0
+	s.store.Users("", func(u cache.User) bool {
+		if n++; n > s.derived.max || !s.derived.current(g) || s.ctx.Err() != nil {
+			return false
+		}
+		s.derivedIn(g, u, upstream.Fold(u.Rec.Username))
+		return true
+	})
+}
+
+func (s *Server) derivedIn(g *derivedGen, u cache.User, key string) *derived {
 	c := s.derived
-	g := c.gen(s.store.Version())
 	sh := &g.shards[shardOf(key)]
 	sh.mu.RLock()
 	d := sh.m[key]

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirgate/dirgate/internal/secret"
 	"github.com/dirgate/dirgate/restfront/admin"
@@ -66,6 +70,8 @@ func quickstart(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Tests never use fixed ports: let the frontends pick free ones.
+		b = []byte(strings.NewReplacer("127.0.0.1:3389", "127.0.0.1:0", "127.0.0.1:8095", "127.0.0.1:0").Replace(string(b)))
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -102,6 +108,37 @@ func startServe(t *testing.T, cfg string, env ...string) *server {
 		t.Fatalf("serve did not start:\n%s", s.stderr.String())
 	}
 	return s
+}
+
+// ldapAddr returns the plain LDAP address serve logged.
+func (s *server) ldapAddr(t *testing.T) string {
+	t.Helper()
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(line, `msg="LDAP listening"`) && strings.Contains(line, "ldaps=false") {
+			for _, f := range strings.Fields(line) {
+				if a, ok := strings.CutPrefix(f, "addr="); ok {
+					return a
+				}
+			}
+		}
+	}
+	t.Fatalf("serve did not log its LDAP address:\n%s", s.stderr.String())
+	return ""
+}
+
+// get fetches a path from the admin socket.
+func (s *server) get(t *testing.T, dataDir, path string) string {
+	t.Helper()
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", admin.SocketPath(dataDir))
+	}}}
+	resp, err := c.Get("http://dirgate" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -303,6 +340,38 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("LDIF export lacks %q", want)
 		}
 	}
+	// The LDAP frontend: its address is in the log; bind as the service
+	// account and as a user, read nested memberOf.
+	addr := srv.ldapAddr(t)
+	lc, err := goldap.DialURL("ldap://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	if err := lc.Bind("cn=reader,ou=services,dc=example,dc=com", "reader-password"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := lc.Search(goldap.NewSearchRequest("dc=example,dc=com", goldap.ScopeWholeSubtree, 0, 0, 0, false,
+		"(&(objectClass=inetOrgPerson)(memberOf=cn=jira-software-users,ou=groups,dc=example,dc=com))", []string{"uid"}, nil))
+	if err != nil || len(r.Entries) != 4 {
+		t.Fatalf("nested memberOf search: %v, %d entries", err, len(r.Entries))
+	}
+	if err := lc.Bind("alice", "alice-password"); err != nil {
+		t.Fatalf("user bind: %v", err)
+	}
+	if status.LDAPTLS == nil || !strings.Contains(status.LDAPTLS.SHA256, ":") || !status.LDAPTLS.SelfSigned {
+		t.Fatalf("status lacks the TLS certificate: %+v", status.LDAPTLS)
+	}
+	if out := mustCLI(t, "status", "--config", cfg); !strings.Contains(out, "LDAP TLS certificate:") || !strings.Contains(out, status.LDAPTLS.SHA256) {
+		t.Fatalf("status table lacks the fingerprint:\n%s", out)
+	}
+	metrics := srv.get(t, dataDir, "/metrics")
+	for _, want := range []string{`dirgate_ldap_binds_total{outcome="service"} 1`, `dirgate_ldap_binds_total{outcome="user"} 1`, `dirgate_ldap_operations_total{op="search",result="0"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	if code, _, errOut := runCLI(t, "", "cache", "user", "nobody", "--config", cfg); code == 0 || !strings.Contains(errOut, `no user "nobody"`) {
 		t.Fatalf("unknown user: %d %s", code, errOut)
 	}

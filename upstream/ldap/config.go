@@ -16,7 +16,7 @@ import (
 const (
 	DefaultPageSize        = 500
 	DefaultTimeout         = 10 * time.Second
-	DefaultBindConnections = 4
+	DefaultBindConnections = 16
 	DefaultUserFilter      = "(objectClass=inetOrgPerson)"
 	DefaultGroupFilter     = "(objectClass=groupOfNames)"
 )

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 
-	goldap "github.com/go-ldap/ldap/v3"
-
 	"github.com/dirgate/dirgate/upstream"
 )
 
+// invalidCredentials is LDAP result 49.
+const invalidCredentials = 49
+
 // CheckPassword binds as the user's DN (its Key) with password on one of
-// the bind connections, never on the sync connection: a bind changes the
-// identity of the connection it is sent on.
+// the password-check connections (see bindConn), never on the sync
+// connection: a bind changes the identity of the connection it is sent on.
 //
 // A wrong password, an unknown DN or a disabled account (LDAP result 49,
 // invalidCredentials) is false with a nil error. An empty password is
@@ -41,80 +42,80 @@ func (u *Upstream) CheckPassword(ctx context.Context, usr *upstream.User, passwo
 			if ctx.Err() != nil {
 				return false, u.errf(op, "%w", ctx.Err())
 			}
-			return false, u.errf(op, "%w", err)
+			if errors.Is(err, ErrClosed) {
+				return false, u.errf(op, "%w", err)
+			}
+			return false, u.errf(op, "%w: %w", upstream.ErrUnavailable, err)
 		}
-		err = guard(ctx, c, func() error { return c.Bind(usr.Key, password) })
+		err = c.bind(ctx, usr.Key, password, u.cfg.Timeout)
+		var le *ldapError
 		switch {
 		case err == nil:
 			u.release(c)
 			return true, nil
 		case ctx.Err() != nil:
-			c.Close()
+			c.close()
 			return false, u.errf(op, "%w", ctx.Err())
-		case goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials):
+		case errors.As(err, &le) && le.code == invalidCredentials:
 			u.release(c)
 			u.log.Debug("password check failed", "dn", usr.Key)
 			return false, nil
-		}
-		sentinel := classify(err)
-		if errors.Is(sentinel, upstream.ErrUnavailable) {
-			c.Close()
-			if u.isClosed() {
-				return false, u.errf(op, "%w", ErrClosed)
+		case errors.As(err, &le):
+			// The server answered: the connection stays usable.
+			u.release(c)
+			sentinel := upstream.ErrRejected
+			switch le.code {
+			case 51, 52, 3, 80: // busy, unavailable, timeLimitExceeded, other
+				sentinel = upstream.ErrUnavailable
 			}
-			// An idle connection may have been dropped by the server (a
-			// restart, an idle timeout): one more try on a new one.
-			if reused && attempt == 0 {
-				continue
-			}
-		} else {
-			u.release(c) // a refused bind leaves the connection usable
+			return false, u.errf(op, "binding as %q: %w: %w", usr.Key, sentinel, err)
 		}
-		return false, u.errf(op, "binding as %q: %w: %w", usr.Key, sentinel, err)
+		// A network or protocol failure: the connection is gone.
+		c.close()
+		if u.isClosed() {
+			return false, u.errf(op, "%w", ErrClosed)
+		}
+		// An idle connection may have been dropped by the server (a
+		// restart, an idle timeout): one more try on a new one.
+		if reused && attempt == 0 {
+			continue
+		}
+		return false, u.errf(op, "binding as %q at %s: %w: %w", usr.Key, c.url, upstream.ErrUnavailable, err)
 	}
 }
 
-// bindConn takes an idle bind connection or dials a new one (without the
-// service bind: the user's bind follows at once).
-func (u *Upstream) bindConn(ctx context.Context) (c *goldap.Conn, reused bool, err error) {
-	var broken []*goldap.Conn
+// bindConn takes an idle password-check connection or dials a new one.
+func (u *Upstream) bindConn(ctx context.Context) (c *bindConn, reused bool, err error) {
 	u.mu.Lock()
-	for !u.closed && len(u.idle) > 0 && c == nil {
-		c = u.idle[len(u.idle)-1]
-		u.idle = u.idle[:len(u.idle)-1]
-		if c.IsClosing() { // the server closed it
-			broken = append(broken, c)
-			c = nil
-		}
-	}
-	closed := u.closed
-	u.mu.Unlock()
-	for _, b := range broken {
-		b.Close()
-	}
-	switch {
-	case closed:
+	if u.closed {
+		u.mu.Unlock()
 		return nil, false, ErrClosed
-	case c != nil:
+	}
+	if n := len(u.idle); n > 0 {
+		c = u.idle[n-1]
+		u.idle = u.idle[:n-1]
+	}
+	u.mu.Unlock()
+	if c != nil {
 		return c, true, nil
 	}
-	c, url, err := u.dial(ctx, false)
+	c, err = u.dialBind(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	u.log.Info("connected for password checks", "url", url)
+	u.log.Debug("connected for password checks", "url", c.url)
 	return c, false, nil
 }
 
 // release returns a healthy connection to the idle list.
-func (u *Upstream) release(c *goldap.Conn) {
+func (u *Upstream) release(c *bindConn) {
 	u.mu.Lock()
-	if !u.closed && !c.IsClosing() {
+	if !u.closed {
 		u.idle = append(u.idle, c)
 		c = nil
 	}
 	u.mu.Unlock()
 	if c != nil {
-		c.Close()
+		c.close()
 	}
 }

@@ -38,8 +38,8 @@ type Upstream struct {
 	closed   bool
 	syncConn *goldap.Conn // nil until the first sync, and after a failure
 	syncURL  string
-	idle     []*goldap.Conn // bind connections not in use
-	bindSem  chan struct{}  // one token per bind connection in use
+	idle     []*bindConn   // password-check connections not in use
+	bindSem  chan struct{} // one token per bind connection in use
 }
 
 // Open prepares an upstream from cfg (defaults applied, then validated). It
@@ -105,15 +105,14 @@ func (u *Upstream) Close() error {
 		return nil
 	}
 	u.closed = true
-	conns := u.idle
-	u.idle = nil
-	if u.syncConn != nil {
-		conns = append(conns, u.syncConn)
-		u.syncConn = nil
-	}
+	idle, sc := u.idle, u.syncConn
+	u.idle, u.syncConn = nil, nil
 	u.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
+	for _, c := range idle {
+		c.close()
+	}
+	if sc != nil {
+		sc.Close()
 	}
 	return nil
 }

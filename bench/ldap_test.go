@@ -1,0 +1,313 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirgate/dirgate/bench/ldapload"
+	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/internal/slapdtest"
+	"github.com/dirgate/dirgate/restfront/admin"
+)
+
+// BenchmarkLDAPSideBySide drives slapd and dirgate with the same load
+// generator (bench/ldapload, 16 connections) on the same generated
+// directory, one after the other in the same run, and reports
+// throughput, the servers' CPU per operation, and the ratios:
+//
+//   - uid search (&(objectClass=inetOrgPerson)(uid=X)) returning uid cn
+//     mail memberOf: slapd (back-mdb, indexed, direct memberOf stored by
+//     the memberof overlay) against dirgate (transitive memberOf);
+//   - nested membership (&(uid=X)(memberOf=G)), G one of X's groups
+//     directly or through nesting: slapd with the dynlist overlay
+//     computing nested memberOf against dirgate;
+//   - a bind as a user: straight to slapd against through dirgate, which
+//     passes the password check on to that slapd.
+//
+// dirgate runs as its own process (`dirgate serve`), as in production, so
+// that its CPU and peak RSS are its own. Run with -benchtime 1x.
+func BenchmarkLDAPSideBySide(b *testing.B) {
+	dur := envDuration("DIRGATE_BENCH_DURATION", 10*time.Second)
+	warm := dur / 5
+	tmp := b.TempDir()
+	ldif := filepath.Join(tmp, "data.ldif")
+	f, err := os.Create(ldif)
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := slapdtest.DataSpec{Users: nUsers, Groups: nGroups, Memberships: nMemberships, NestEvery: 10, Password: "bench-password", MemberOf: true}
+	if err := slapdtest.GenerateLDIF(f, spec); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	plain := slapdtest.Start(b, slapdtest.WithLDIFFile(ldif), slapdtest.WithLDIFIncludesBase(), slapdtest.WithMemberOf())
+	dynlist := slapdtest.Start(b, slapdtest.WithLDIFFile(ldif), slapdtest.WithLDIFIncludesBase(), slapdtest.WithDynlist())
+	dg := startDirgate(b, plain, tmp)
+
+	uids := ldapload.UIDs(nUsers)
+	nested := memberOfFilters(b, ldif, uids)
+	search := func(filter func(it *ldapload.Iter) string) ldapload.Op {
+		return ldapload.Search{Base: "dc=example,dc=com", Scope: goldap.ScopeWholeSubtree, Filter: filter,
+			Attributes: []string{"uid", "cn", "mail", "memberOf"}, Expect: 1}
+	}
+	uidSearch := search(func(it *ldapload.Iter) string {
+		return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
+	})
+	memberSearch := search(func(it *ldapload.Iter) string { return ldapload.Pick(it, nested) })
+	bindAs := func(container string) ldapload.Op {
+		return ldapload.Bind{Creds: func(it *ldapload.Iter) (string, string) {
+			return "uid=" + ldapload.Pick(it, uids) + "," + container + ",dc=example,dc=com", "bench-password"
+		}}
+	}
+	type target struct {
+		url, bindDN, bindPW string
+		pid                 int
+	}
+	slapdT := target{plain.URL(), plain.AdminDN(), plain.AdminPassword(), slapdPID(b, plain)}
+	dynT := target{dynlist.URL(), dynlist.AdminDN(), dynlist.AdminPassword(), slapdPID(b, dynlist)}
+	dgT := target{"ldap://" + dg.addr, "cn=bench,ou=services,dc=example,dc=com", "bench-service", dg.cmd.Process.Pid}
+	run := func(name string, t target, op ldapload.Op, d time.Duration, service bool) (ldapload.Report, float64) {
+		cfg := ldapload.Config{URL: t.url, Op: op, Warmup: warm, Duration: d, Seed: 7}
+		if service {
+			cfg.BindDN, cfg.BindPassword = t.bindDN, t.bindPW
+		}
+		cpu0, t0 := procCPU(b, t.pid), time.Now()
+		rep, err := ldapload.Run(context.Background(), cfg)
+		cpu1, elapsed := procCPU(b, t.pid), time.Since(t0)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		if rep.Errors > 0 {
+			b.Fatalf("%s: %d errors, first: %s", name, rep.Errors, rep.FirstError)
+		}
+		perOp := float64((cpu1 - cpu0).Microseconds()) / float64(rep.Ops+rep.WarmupOps)
+		fmt.Fprintf(os.Stderr, "bench: %-34s %9.1f ops/s  p50 %-8s p99 %-8s  server %.2f cores, %.1f µs/op\n",
+			name, rep.OpsPerSec, rep.P50, rep.P99, (cpu1-cpu0).Seconds()/elapsed.Seconds(), perOp)
+		return rep, perOp
+	}
+	syncPeak := vmHWM(b, dg.cmd.Process.Pid)
+	resetHWM(b, dg.cmd.Process.Pid)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Alternate the servers so that neither always runs first.
+		sUID, sUIDcpu := run("slapd uid search", slapdT, uidSearch, dur, true)
+		dUID, dUIDcpu := run("dirgate uid search", dgT, uidSearch, dur, true)
+		dMem, _ := run("dirgate nested memberOf", dgT, memberSearch, dur, true)
+		sMem, _ := run("slapd+dynlist nested memberOf", dynT, memberSearch, max(dur, 10*time.Second), true)
+		dBind, _ := run("dirgate bind (pass-through)", dgT, bindAs("ou=users"), dur, false)
+		sBind, _ := run("slapd bind", slapdT, bindAs("ou=people"), dur, false)
+
+		b.ReportMetric(sUID.OpsPerSec, "slapd-uid-ops/s")
+		b.ReportMetric(dUID.OpsPerSec, "dirgate-uid-ops/s")
+		b.ReportMetric(dUID.OpsPerSec/sUID.OpsPerSec, "uid-ratio")
+		b.ReportMetric(sUIDcpu/dUIDcpu, "uid-cpu-ratio")
+		b.ReportMetric(sMem.OpsPerSec, "dynlist-member-ops/s")
+		b.ReportMetric(dMem.OpsPerSec, "dirgate-member-ops/s")
+		b.ReportMetric(dMem.OpsPerSec/sMem.OpsPerSec, "member-ratio")
+		b.ReportMetric(dMem.OpsPerSec/dUID.OpsPerSec, "member-vs-uid")
+		b.ReportMetric(sBind.OpsPerSec, "slapd-bind-ops/s")
+		b.ReportMetric(dBind.OpsPerSec, "dirgate-bind-ops/s")
+		b.ReportMetric(float64(dBind.P50)/float64(sBind.P50), "bind-latency-ratio")
+		b.ReportMetric(float64(sBind.OpsPerSec)/float64(dBind.OpsPerSec), "bind-throughput-ratio")
+	}
+	b.StopTimer()
+	b.ReportMetric(vmHWM(b, dg.cmd.Process.Pid), "dirgate-load-peak-RSS-MiB")
+	b.ReportMetric(syncPeak, "dirgate-sync-peak-RSS-MiB")
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+// dirgateProc is a `dirgate serve` child in front of a slapd.
+type dirgateProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+// startDirgate builds dirgate, starts it over s, and waits for its first
+// full sync.
+func startDirgate(b *testing.B, s *slapdtest.Server, dir string) *dirgateProc {
+	return startDirgateT(b, s, dir)
+}
+
+func startDirgateT(b testing.TB, s *slapdtest.Server, dir string) *dirgateProc {
+	bin := filepath.Join(dir, "dirgate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dirgate").CombinedOutput(); err != nil {
+		b.Fatalf("building dirgate: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	hash, err := secret.Hash("bench-service")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`data_dir: %s/data
+base_dn: dc=example,dc=com
+log: {level: warn}
+ldap:
+  listen: %s
+  service_accounts: [{name: bench, password_hash: %q}]
+rest: {listen: ""}
+upstreams:
+  - name: staff
+    type: ldap
+    urls: [%s]
+    bind_dn: %s
+    bind_password: %s
+    user_base: %s
+    group_base: %s
+    page_size: 1000
+    bind_connections: 16
+    refresh: {interval: 24h, full_every: 24h}
+`, dir, addr, hash, s.URL(), s.AdminDN(), s.AdminPassword(), s.PeopleDN(), s.GroupsDN())
+	cfgPath := filepath.Join(dir, "dirgate.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	start := time.Now()
+	for {
+		if time.Since(start) > 5*time.Minute {
+			b.Fatal("dirgate did not finish its first sync")
+		}
+		if c, err := admin.Dial(filepath.Join(dir, "data")); err == nil {
+			st, err := c.Status(context.Background())
+			if err == nil && len(st.Upstreams) == 1 && st.Upstreams[0].State == "connected" {
+				fmt.Fprintf(os.Stderr, "bench: dirgate synced %d users, %d groups in %s\n",
+					st.Upstreams[0].Users, st.Upstreams[0].Groups, time.Since(start).Round(time.Second))
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // polling readiness
+	}
+	// Wait until the work that follows a sync (compaction, warming the
+	// entry cache) is done, so that it does not run during a measurement.
+	for i := 0; i < 120; i++ {
+		c0 := procCPU(b, cmd.Process.Pid)
+		time.Sleep(500 * time.Millisecond) // sampling CPU use
+		if procCPU(b, cmd.Process.Pid)-c0 < 25*time.Millisecond {
+			break
+		}
+	}
+	return &dirgateProc{cmd: cmd, addr: addr}
+}
+
+// resetHWM starts a new peak-RSS measurement of a process.
+func resetHWM(b testing.TB, pid int) {
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		b.Logf("cannot reset the peak RSS of %d: %v", pid, err)
+	}
+}
+
+func slapdPID(b *testing.B, s *slapdtest.Server) int {
+	raw, err := os.ReadFile(filepath.Join(s.Dir(), "slapd.pid"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pid
+}
+
+// procCPU is a process's user+system CPU time, from /proc/PID/stat.
+func procCPU(b testing.TB, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100
+	return time.Duration(ut+st) * time.Second / clkTck
+}
+
+// vmHWM is a process's peak resident set size in MiB.
+func vmHWM(b testing.TB, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// memberOfFilters builds, for every user, (&(uid=X)(memberOf=G)) with G
+// one of X's groups, direct or through nesting, read from the LDIF.
+func memberOfFilters(b *testing.B, ldif string, uids []string) []string {
+	f, err := os.Open(ldif)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	direct := make([][]string, len(uids))
+	parent := map[string]string{}
+	user := -1
+	var dn string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ": ")
+		switch {
+		case !ok:
+		case k == "dn":
+			dn, user = v, -1
+			if rest, ok := strings.CutPrefix(v, "uid=user"); ok {
+				user, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			}
+		case k == "memberOf" && user >= 0:
+			direct[user] = append(direct[user], v)
+		case k == "memberOf":
+			parent[dn] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	out := make([]string, len(uids))
+	for i, groups := range direct {
+		all := groups
+		for _, g := range groups {
+			if p, ok := parent[g]; ok {
+				all = append(all, p)
+			}
+		}
+		if len(all) == 0 {
+			b.Fatalf("user %d is in no group", i)
+		}
+		out[i] = "(&(uid=" + uids[i] + ")(memberOf=" + all[r.IntN(len(all))] + "))"
+	}
+	return out
+}
