@@ -35,8 +35,11 @@ type connState struct {
 	closing  bool               // shutdown: close as soon as idle
 }
 
-// registry holds the open connections.
+// registry holds the open connections. Every request looks its
+// connection up, so reads go through a sync.Map; mu orders creation and
+// removal.
 type registry struct {
+	fast  sync.Map // int → *connState
 	mu    sync.Mutex
 	conns map[int]*connState
 	// ldapsConns: gldap numbers connections per server; the LDAPS server's
@@ -58,6 +61,9 @@ func newRegistry(idle time.Duration) *registry {
 // creates the state (and reads the connection) before upgrading it, so no
 // request reads the connection while StartTLS replaces it.
 func (g *registry) register(id int, r *gldap.Request, ldaps bool) (st *connState, created bool, count int) {
+	if v, ok := g.fast.Load(id); ok {
+		return v.(*connState), false, 0
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if st = g.conns[id]; st != nil {
@@ -74,14 +80,19 @@ func (g *registry) register(id int, r *gldap.Request, ldaps bool) (st *connState
 		}
 	}
 	g.conns[id] = st
+	g.fast.Store(id, st)
 	return st, true, len(g.conns)
 }
 
-// forget drops a closed connection.
-func (g *registry) forget(id int) {
+// forget drops a closed connection, reporting whether it was known (a
+// connection that never sent a request never was).
+func (g *registry) forget(id int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	_, ok := g.conns[id]
 	delete(g.conns, id)
+	g.fast.Delete(id)
+	return ok
 }
 
 func (g *registry) count() int {

@@ -2,6 +2,7 @@ package ldapfront
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,8 @@ type Metrics struct {
 	bindDelays  prometheus.Counter
 	connections prometheus.Gauge
 	entries     prometheus.Counter
+
+	children sync.Map // opCode → opChildren
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -61,13 +64,31 @@ var resultLabels = func() map[int]string {
 	return m
 }()
 
+// observe counts an operation. The labelled children are looked up once
+// and kept: every request passes here.
 func (m *Metrics) observe(op string, code int, start time.Time) {
-	label, ok := resultLabels[code]
+	k := opCode{op, code}
+	v, ok := m.children.Load(k)
 	if !ok {
-		label = strconv.Itoa(code)
+		label, known := resultLabels[code]
+		if !known {
+			label = strconv.Itoa(code)
+		}
+		v, _ = m.children.LoadOrStore(k, opChildren{m.operations.WithLabelValues(op, label), m.latency.WithLabelValues(op)})
 	}
-	m.operations.WithLabelValues(op, label).Inc()
-	m.latency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	c := v.(opChildren)
+	c.count.Inc()
+	c.latency.Observe(time.Since(start).Seconds())
+}
+
+type opCode struct {
+	op   string
+	code int
+}
+
+type opChildren struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 func (m *Metrics) bind(outcome string) { m.binds.WithLabelValues(outcome).Inc() }

@@ -126,6 +126,9 @@ type listener struct {
 	reg   *registry
 	addr  string
 	done  chan error
+	// closed receives (without blocking) the ID of every connection gldap
+	// has finished with: start waits for its readiness probe's.
+	closed chan int
 }
 
 // New prepares the frontend; Start listens.
@@ -234,11 +237,19 @@ func freePort(host string) (int, error) {
 }
 
 func (s *Server) start(addr string, ldaps bool) (*listener, error) {
-	l := &listener{s: s, ldaps: ldaps, reg: newRegistry(s.lim.IdleTimeout), addr: addr, done: make(chan error, 1)}
+	l := &listener{s: s, ldaps: ldaps, reg: newRegistry(s.lim.IdleTimeout), addr: addr, done: make(chan error, 1), closed: make(chan int, 1)}
 	g, err := gldap.NewServer(
 		gldap.WithLogger(hclog.NewNullLogger()), // its debug level would log bind passwords
 		gldap.WithReadTimeout(s.lim.FirstRequestTimeout),
-		gldap.WithOnClose(func(id int) { l.reg.forget(id); s.metrics.connections.Dec() }),
+		gldap.WithOnClose(func(id int) {
+			if l.reg.forget(id) {
+				s.metrics.connections.Dec()
+			}
+			select {
+			case l.closed <- id:
+			default:
+			}
+		}),
 	)
 	if err != nil {
 		return nil, err
@@ -275,6 +286,13 @@ func (s *Server) start(addr string, ldaps bool) (*listener, error) {
 		if g.Ready() {
 			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				c.Close()
+				// Wait until gldap is done with the probe: its Stop would
+				// otherwise race with the probe's accept (a WaitGroup Add
+				// after Wait has begun).
+				select {
+				case <-l.closed:
+				case <-time.After(2 * time.Second):
+				}
 				s.log.Info("LDAP listening", "addr", addr, "ldaps", ldaps, "starttls", !ldaps && s.cfg.TLS != nil)
 				return l, nil
 			}

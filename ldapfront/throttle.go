@@ -2,6 +2,7 @@ package ldapfront
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,10 +15,13 @@ import (
 // lock the user out. Counts are forgotten failureWindow after the last
 // failure; a successful bind clears its name-and-address count.
 type throttle struct {
-	mu    sync.Mutex
-	pairs map[string]*failures // name + "\x00" + address
-	names map[string]*failures
-	now   func() time.Time
+	// tracked counts the entries of both maps: with none, delay and
+	// success need no lock (the common case: nobody is guessing).
+	tracked atomic.Int64
+	mu      sync.Mutex
+	pairs   map[string]*failures // name + "\x00" + address
+	names   map[string]*failures
+	now     func() time.Time
 }
 
 type failures struct {
@@ -50,6 +54,9 @@ func backoffFor(n int, limit time.Duration) time.Duration {
 
 // delay is how long a bind of name from addr waits before it is checked.
 func (t *throttle) delay(name, addr string) time.Duration {
+	if t.tracked.Load() == 0 {
+		return 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -66,10 +73,17 @@ func (t *throttle) delay(name, addr string) time.Duration {
 func (t *throttle) live(m map[string]*failures, k string, now time.Time) *failures {
 	f := m[k]
 	if f != nil && now.Sub(f.last) > failureWindow {
-		delete(m, k)
+		t.remove(m, k)
 		return nil
 	}
 	return f
+}
+
+func (t *throttle) remove(m map[string]*failures, k string) {
+	if _, ok := m[k]; ok {
+		delete(m, k)
+		t.tracked.Add(-1)
+	}
 }
 
 func (t *throttle) failure(name, addr string) {
@@ -87,6 +101,7 @@ func (t *throttle) failure(name, addr string) {
 			}
 			f = &failures{}
 			e.m[e.k] = f
+			t.tracked.Add(1)
 		}
 		f.n++
 		f.last = now
@@ -94,9 +109,12 @@ func (t *throttle) failure(name, addr string) {
 }
 
 func (t *throttle) success(name, addr string) {
+	if t.tracked.Load() == 0 {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.pairs, name+"\x00"+addr)
+	t.remove(t.pairs, name+"\x00"+addr)
 }
 
 // sweep drops expired entries, and if that is not enough, the oldest half.
@@ -104,7 +122,7 @@ func (t *throttle) sweep(m map[string]*failures, now time.Time) {
 	var oldest time.Time
 	for k, f := range m {
 		if now.Sub(f.last) > failureWindow {
-			delete(m, k)
+			t.remove(m, k)
 		} else if oldest.IsZero() || f.last.Before(oldest) {
 			oldest = f.last
 		}
@@ -115,7 +133,7 @@ func (t *throttle) sweep(m map[string]*failures, now time.Time) {
 	cut := oldest.Add(now.Sub(oldest) / 2)
 	for k, f := range m {
 		if f.last.Before(cut) {
-			delete(m, k)
+			t.remove(m, k)
 		}
 	}
 }
