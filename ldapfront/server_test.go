@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirgate/dirgate/cache"
@@ -756,5 +757,68 @@ func TestFailedBindsAreThrottled(t *testing.T) {
 	// Three failures: the fourth attempt waits 400ms before it is checked.
 	if d := time.Since(start); d < 350*time.Millisecond {
 		t.Fatalf("fourth failed bind answered after %v", d)
+	}
+}
+
+func TestTimeLimitAndFilterLimits(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Limits.MaxTimeLimit = time.Nanosecond })
+	e.bulk(t, 2000)
+	c := e.reader(t)
+	// An unindexed filter over every user cannot finish in a nanosecond.
+	_, err := c.Search(goldap.NewSearchRequest(base, 2, 0, 0, 0, false, "(description=nothing)", []string{"1.1"}, nil))
+	if code(err) != goldap.LDAPResultTimeLimitExceeded {
+		t.Fatalf("server time limit: %v", err)
+	}
+
+	e2 := newEnv(t, func(c *Config) { c.Limits.MaxFilterDepth = 4; c.Limits.MaxFilterNodes = 6 })
+	c2 := e2.reader(t)
+	for _, f := range []string{"(&(|(&(!(uid=a))))(cn=b))", "(|(a=1)(b=2)(c=3)(d=4)(e=5)(f=6)(g=7))"} {
+		if _, err := c2.Search(goldap.NewSearchRequest(base, 2, 0, 0, 0, false, f, nil, nil)); code(err) != goldap.LDAPResultUnwillingToPerform {
+			t.Errorf("filter %s: %v, want unwillingToPerform", f, err)
+		}
+	}
+	if es := search(t, c2, base, 2, "(&(uid=alice)(objectClass=person))"); len(es) != 1 {
+		t.Fatal("a filter within the limits failed")
+	}
+}
+
+func TestPagingCursorsAreBounded(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Limits.MaxCursors = 2 })
+	c := e.reader(t)
+	page := func(cookie []byte) ([]byte, error) {
+		p := goldap.NewControlPaging(1)
+		p.SetCookie(cookie)
+		r, err := c.Search(goldap.NewSearchRequest("ou=users,"+base, 1, 0, 0, 0, false, "(objectClass=*)", []string{"1.1"}, []goldap.Control{p}))
+		if err != nil {
+			return nil, err
+		}
+		return goldap.FindControl(r.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging).Cookie, nil
+	}
+	first, err := page(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // two more cursors push the first one out
+		if _, err := page(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := page(first); code(err) != goldap.LDAPResultProtocolError {
+		t.Fatalf("an evicted cursor: %v", err)
+	}
+}
+
+func TestOversizedMessageClosesOnlyItsConnection(t *testing.T) {
+	saved := ber.MaxPacketLengthBytes // a process-wide setting: put it back
+	t.Cleanup(func() { ber.MaxPacketLengthBytes = saved })
+	e := newEnv(t, func(c *Config) { c.Limits.MaxPDU = 64 << 10 })
+	c := e.reader(t)
+	huge := strings.Repeat("x", 100<<10)
+	_, err := c.Search(goldap.NewSearchRequest(base, 2, 0, 0, 0, false, "(cn="+huge+")", nil, nil))
+	if err == nil {
+		t.Fatal("a 100 KiB request was accepted with a 64 KiB limit")
+	}
+	if es := search(t, e.reader(t), base, 2, "(uid=alice)"); len(es) != 1 {
+		t.Fatal("the server stopped serving others")
 	}
 }
