@@ -2,13 +2,9 @@ package ldapfront
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jimlambrt/gldap"
@@ -55,7 +51,7 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 	}
 
 	key := throttleKey(name)
-	if d := s.throttle.delay(key, st.remote); d > 0 {
+	if d := s.throttle.Delay(key, st.remote); d > 0 {
 		s.metrics.bindDelays.Inc()
 		select {
 		case <-time.After(d):
@@ -66,10 +62,10 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 	kind, dn, outcome, code, diag := s.authenticate(name, password)
 	switch code {
 	case gldap.ResultSuccess:
-		s.throttle.success(key, st.remote)
+		s.throttle.Success(key, st.remote)
 		st.setIdentity(kind, dn)
 	case gldap.ResultInvalidCredentials:
-		s.throttle.failure(key, st.remote)
+		s.throttle.Failure(key, st.remote)
 	}
 	// Every outcome is logged (never the password): successes and denials
 	// at Info, failures to check at Warn.
@@ -150,31 +146,17 @@ func (s *Server) authenticate(name, password string) (kind bindKind, dn, outcome
 
 func throttleKey(name string) string { return upstream.Fold(name) }
 
-// serviceAccounts verifies service-account passwords. argon2id costs tens
-// of milliseconds by design, and applications bind as their service account
-// on every connection, so a verified password is remembered for a while as
-// an HMAC under a key that lives only in memory.
+// serviceAccounts verifies service-account passwords (remembering the
+// verified ones: applications bind as their service account on every
+// connection).
 type serviceAccounts struct {
-	hashes map[string]string // folded name → argon2id hash
-	names  map[string]string // folded name → configured spelling
-	key    []byte
-
-	mu       sync.Mutex
-	verified map[string]verifiedPW
+	hashes   map[string]string // folded name → argon2id hash
+	names    map[string]string // folded name → configured spelling
+	verifier *secret.Verifier
 }
-
-type verifiedPW struct {
-	mac     []byte
-	expires time.Time
-}
-
-const verifiedTTL = 10 * time.Minute
 
 func newServiceAccounts(l []ServiceAccount) (*serviceAccounts, error) {
-	sa := &serviceAccounts{hashes: map[string]string{}, names: map[string]string{}, verified: map[string]verifiedPW{}, key: make([]byte, 32)}
-	if _, err := rand.Read(sa.key); err != nil {
-		return nil, err
-	}
+	sa := &serviceAccounts{hashes: map[string]string{}, names: map[string]string{}, verifier: secret.NewVerifier(10*time.Minute, 1024)}
 	for _, a := range l {
 		if err := secret.CheckHash(a.PasswordHash); err != nil {
 			return nil, fmt.Errorf("service account %s: %w", a.Name, err)
@@ -187,38 +169,12 @@ func newServiceAccounts(l []ServiceAccount) (*serviceAccounts, error) {
 
 func (sa *serviceAccounts) name(acct string) string { return sa.names[upstream.Fold(acct)] }
 
+// check verifies a password; an unknown account costs the same time as a
+// known one, so that timing does not tell which accounts exist.
 func (sa *serviceAccounts) check(acct, password string) bool {
 	k := upstream.Fold(acct)
-	hash, ok := sa.hashes[k]
-	if !ok {
-		// Spend about the same time as a real check, so that timing does
-		// not tell which accounts exist.
-		_, _ = secret.Verify(dummyHash, password)
-		return false
-	}
-	m := hmac.New(sha256.New, sa.key)
-	m.Write([]byte(k + "\x00" + password))
-	mac := m.Sum(nil)
-	sa.mu.Lock()
-	v, ok := sa.verified[k]
-	sa.mu.Unlock()
-	if ok && time.Now().Before(v.expires) && hmac.Equal(v.mac, mac) {
-		return true
-	}
-	good, err := secret.Verify(hash, password)
-	if err != nil || !good {
-		return false
-	}
-	sa.mu.Lock()
-	sa.verified[k] = verifiedPW{mac: mac, expires: time.Now().Add(verifiedTTL)}
-	sa.mu.Unlock()
-	return true
+	return sa.verifier.Check(k, sa.hashes[k], password)
 }
-
-var dummyHash = func() string {
-	h, _ := secret.Hash("dirgate-dummy")
-	return h
-}()
 
 // parsedDN is a bind or search DN, normalised for comparison.
 type parsedDN struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/jimlambrt/gldap"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/internal/throttle"
 	"github.com/dirgate/dirgate/upstream"
 )
 
@@ -106,7 +107,7 @@ type Server struct {
 	store    *cache.Store
 	log      *slog.Logger
 	metrics  *Metrics
-	throttle *throttle
+	throttle *throttle.Throttle
 	services *serviceAccounts
 	dse      *Entry
 	schema   *Entry
@@ -148,7 +149,7 @@ func New(cfg Config, store *cache.Store) (*Server, error) {
 	lim := cfg.Limits.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, lim: lim, store: store, log: cfg.Logger, metrics: cfg.Metrics,
-		throttle: newThrottle(), derived: newDerivedCache(lim.CachedUsers), ctx: ctx, cancel: cancel}
+		throttle: throttle.New(), derived: newDerivedCache(lim.CachedUsers), ctx: ctx, cancel: cancel}
 	cfg.Tree.init()
 	var err error
 	if s.services, err = newServiceAccounts(cfg.ServiceAccounts); err != nil {

@@ -712,38 +712,6 @@ func TestStartTLSAndLDAPS(t *testing.T) {
 	}
 }
 
-func TestThrottle(t *testing.T) {
-	th := newThrottle()
-	now := time.Unix(1_000_000, 0)
-	th.now = func() time.Time { return now }
-	if d := th.delay("alice", "10.0.0.1"); d != 0 {
-		t.Fatalf("first bind delayed %v", d)
-	}
-	for i := range 10 {
-		th.failure("alice", "10.0.0.1")
-		want := min(baseDelay<<i, maxPairDelay)
-		if d := th.delay("alice", "10.0.0.1"); d != want {
-			t.Fatalf("after %d failures: %v, want %v", i+1, d, want)
-		}
-	}
-	// The same name from elsewhere waits at most maxNameDelay: no lockout.
-	if d := th.delay("alice", "10.0.0.2"); d != maxNameDelay {
-		t.Fatalf("another address waits %v, want %v", d, maxNameDelay)
-	}
-	if d := th.delay("bob", "10.0.0.1"); d != 0 {
-		t.Fatalf("another name waits %v", d)
-	}
-	// Success clears the pair; time clears everything.
-	th.success("alice", "10.0.0.1")
-	if d := th.delay("alice", "10.0.0.1"); d != maxNameDelay {
-		t.Fatalf("after success: %v", d)
-	}
-	now = now.Add(failureWindow + time.Second)
-	if d := th.delay("alice", "10.0.0.2"); d != 0 {
-		t.Fatalf("after the window: %v", d)
-	}
-}
-
 func TestFailedBindsAreThrottled(t *testing.T) {
 	e := newEnv(t)
 	c := e.dial(t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStringNeverPrints(t *testing.T) {
@@ -82,4 +83,19 @@ func FuzzParseHash(f *testing.F) {
 			t.Fatalf("parse accepted %q but Verify failed: %v", h, err)
 		}
 	})
+}
+
+func TestVerifierRemembersOnlyRightPasswords(t *testing.T) {
+	h, _ := HashParams("right", 64, 1)
+	v := NewVerifier(time.Minute, 10)
+	if v.Check("app", h, "wrong") || !v.Check("app", h, "right") || !v.Check("app", h, "right") || v.Check("app", h, "wrong") {
+		t.Fatal("wrong answers")
+	}
+	h2, _ := HashParams("other", 64, 1)
+	if v.Check("app", h2, "right") {
+		t.Fatal("a remembered password survived a new hash")
+	}
+	if v.Check("x", "", "") {
+		t.Fatal("an empty hash matched")
+	}
 }

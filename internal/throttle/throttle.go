@@ -1,4 +1,6 @@
-package ldapfront
+// Package throttle slows down password guessing, for every frontend that
+// checks passwords (LDAP binds, Crowd authentications and sessions).
+package throttle
 
 import (
 	"sync"
@@ -6,15 +8,15 @@ import (
 	"time"
 )
 
-// throttle slows down password guessing. Failed binds are counted per bind
+// Throttle slows down password guessing. Failed binds are counted per bind
 // name and client address, and per bind name alone; the next bind of that
 // name waits a delay that doubles with each recent failure. The per-address
-// delay grows up to maxPairDelay, so one guessing client slows itself down;
-// the per-name delay (whatever the address) stops at maxNameDelay, so that
+// delay grows up to MaxPairDelay, so one guessing client slows itself down;
+// the per-name delay (whatever the address) stops at MaxNameDelay, so that
 // an attacker elsewhere can slow a user's logins down a little but never
-// lock the user out. Counts are forgotten failureWindow after the last
+// lock the user out. Counts are forgotten FailureWindow after the last
 // failure; a successful bind clears its name-and-address count.
-type throttle struct {
+type Throttle struct {
 	// tracked counts the entries of both maps: with none, delay and
 	// success need no lock (the common case: nobody is guessing).
 	tracked atomic.Int64
@@ -29,31 +31,37 @@ type failures struct {
 	last time.Time
 }
 
+// SetClock replaces the clock (tests).
+func (t *Throttle) SetClock(now func() time.Time) { t.now = now }
+
+// Delays and windows.
 const (
-	baseDelay     = 100 * time.Millisecond
-	maxPairDelay  = 5 * time.Second
-	maxNameDelay  = time.Second
-	failureWindow = 15 * time.Minute
+	BaseDelay     = 100 * time.Millisecond
+	MaxPairDelay  = 5 * time.Second
+	MaxNameDelay  = time.Second
+	FailureWindow = 15 * time.Minute
 	maxTracked    = 100_000 // entries kept before the oldest are swept
 )
 
-func newThrottle() *throttle {
-	return &throttle{pairs: map[string]*failures{}, names: map[string]*failures{}, now: time.Now}
+// New returns an empty throttle.
+func New() *Throttle {
+	return &Throttle{pairs: map[string]*failures{}, names: map[string]*failures{}, now: time.Now}
 }
 
 func backoffFor(n int, limit time.Duration) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	d := baseDelay
+	d := BaseDelay
 	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
 	return min(d, limit)
 }
 
-// delay is how long a bind of name from addr waits before it is checked.
-func (t *throttle) delay(name, addr string) time.Duration {
+// Delay is how long an attempt for name from addr waits before it is
+// checked (addr may be empty when unknown).
+func (t *Throttle) Delay(name, addr string) time.Duration {
 	if t.tracked.Load() == 0 {
 		return 0
 	}
@@ -62,31 +70,32 @@ func (t *throttle) delay(name, addr string) time.Duration {
 	now := t.now()
 	var d time.Duration
 	if f := t.live(t.pairs, name+"\x00"+addr, now); f != nil {
-		d = backoffFor(f.n, maxPairDelay)
+		d = backoffFor(f.n, MaxPairDelay)
 	}
 	if f := t.live(t.names, name, now); f != nil {
-		d = max(d, backoffFor(f.n-1, maxNameDelay)) // the first failure anywhere costs nothing extra
+		d = max(d, backoffFor(f.n-1, MaxNameDelay)) // the first failure anywhere costs nothing extra
 	}
 	return d
 }
 
-func (t *throttle) live(m map[string]*failures, k string, now time.Time) *failures {
+func (t *Throttle) live(m map[string]*failures, k string, now time.Time) *failures {
 	f := m[k]
-	if f != nil && now.Sub(f.last) > failureWindow {
+	if f != nil && now.Sub(f.last) > FailureWindow {
 		t.remove(m, k)
 		return nil
 	}
 	return f
 }
 
-func (t *throttle) remove(m map[string]*failures, k string) {
+func (t *Throttle) remove(m map[string]*failures, k string) {
 	if _, ok := m[k]; ok {
 		delete(m, k)
 		t.tracked.Add(-1)
 	}
 }
 
-func (t *throttle) failure(name, addr string) {
+// Failure records a wrong password.
+func (t *Throttle) Failure(name, addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -108,7 +117,8 @@ func (t *throttle) failure(name, addr string) {
 	}
 }
 
-func (t *throttle) success(name, addr string) {
+// Success clears the name-and-address count.
+func (t *Throttle) Success(name, addr string) {
 	if t.tracked.Load() == 0 {
 		return
 	}
@@ -118,10 +128,10 @@ func (t *throttle) success(name, addr string) {
 }
 
 // sweep drops expired entries, and if that is not enough, the oldest half.
-func (t *throttle) sweep(m map[string]*failures, now time.Time) {
+func (t *Throttle) sweep(m map[string]*failures, now time.Time) {
 	var oldest time.Time
 	for k, f := range m {
-		if now.Sub(f.last) > failureWindow {
+		if now.Sub(f.last) > FailureWindow {
 			t.remove(m, k)
 		} else if oldest.IsZero() || f.last.Before(oldest) {
 			oldest = f.last

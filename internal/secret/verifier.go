@@ -1,0 +1,91 @@
+package secret
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Verifier checks passwords against argon2id hashes and remembers, for a
+// while, the ones it found right. argon2id costs tens of milliseconds by
+// design; a client that authenticates on every request (a Crowd
+// application's Basic auth, an LDAP service account binding on every
+// connection) would otherwise pay that each time. What is remembered is an
+// HMAC of the password under a key that exists only in this process's
+// memory, per account and hash, so a changed hash invalidates it.
+type Verifier struct {
+	key []byte
+	ttl time.Duration
+	max int
+
+	mu       sync.Mutex
+	verified map[string]verified
+}
+
+type verified struct {
+	mac     []byte
+	expires time.Time
+}
+
+// NewVerifier remembers verified passwords for ttl, for at most max accounts.
+func NewVerifier(ttl time.Duration, max int) *Verifier {
+	v := &Verifier{key: make([]byte, 32), ttl: ttl, max: max, verified: map[string]verified{}}
+	if _, err := rand.Read(v.key); err != nil {
+		panic("secret: no randomness: " + err.Error())
+	}
+	return v
+}
+
+// Check reports whether password matches hash; account names the entry
+// to remember. An empty hash is never matched, but costs the same time.
+func (v *Verifier) Check(account, hash, password string) bool {
+	if hash == "" {
+		_, _ = Verify(dummyHash(), password)
+		return false
+	}
+	m := hmac.New(sha256.New, v.key)
+	m.Write([]byte(account))
+	m.Write([]byte{0})
+	m.Write([]byte(hash))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	mac := m.Sum(nil)
+	v.mu.Lock()
+	e, ok := v.verified[account]
+	v.mu.Unlock()
+	if ok && time.Now().Before(e.expires) && hmac.Equal(e.mac, mac) {
+		return true
+	}
+	good, err := Verify(hash, password)
+	if err != nil || !good {
+		return false
+	}
+	v.mu.Lock()
+	if len(v.verified) >= v.max {
+		for k, x := range v.verified { // drop expired entries, or any one
+			if time.Now().After(x.expires) || len(v.verified) >= v.max {
+				delete(v.verified, k)
+			}
+			if len(v.verified) < v.max/2 {
+				break
+			}
+		}
+	}
+	v.verified[account] = verified{mac: mac, expires: time.Now().Add(v.ttl)}
+	v.mu.Unlock()
+	return true
+}
+
+var (
+	dummyOnce sync.Once
+	dummy     string
+)
+
+// dummyHash is a hash with the default costs, for spending the time of a
+// check when there is nothing to check against.
+func dummyHash() string {
+	dummyOnce.Do(func() { dummy, _ = Hash("dirgate-dummy") })
+	return dummy
+}
