@@ -28,6 +28,9 @@ type Session struct {
 	Created     time.Time `json:"created"`
 	LastUsed    time.Time `json:"last_used"`
 	Expires     time.Time `json:"expires"`
+	// Idle is how long the session lives without use; each validation
+	// extends it by that much.
+	Idle time.Duration `json:"idle"`
 	// Factors are the validation factors the session was created with
 	// (remote_address, X-Forwarded-For, ...).
 	Factors map[string]string `json:"factors,omitempty"`

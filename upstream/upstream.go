@@ -201,6 +201,7 @@ type Writer interface {
 	UpdateUser(ctx context.Context, username string, u User) (*User, error)
 	RenameUser(ctx context.Context, username, newName string) (*User, error)
 	DeleteUser(ctx context.Context, username string) error
+	// SetPassword replaces the password; an empty one removes it.
 	SetPassword(ctx context.Context, username, password string) error
 	CreateGroup(ctx context.Context, g Group) (*Group, error)
 	// UpdateGroup replaces description, active and attributes.

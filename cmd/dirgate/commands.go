@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +28,9 @@ import (
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/secret"
 	"github.com/dirgate/dirgate/ldapfront"
+	"github.com/dirgate/dirgate/restfront"
 	"github.com/dirgate/dirgate/restfront/admin"
+	"github.com/dirgate/dirgate/upstream"
 )
 
 func serveCommand() *cli.Command {
@@ -64,12 +67,19 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	lis, err := admin.Listen(cfg.DataDir)
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	reg.MustRegister(restfront.NewUpstreamCollector(rt.store))
+	restSrv, err := startREST(c.Context, cfg, rt, reg, metrics, log.With("component", "rest"))
 	if err != nil {
 		stopLDAP(ldapSrv, log)
 		return err
 	}
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	lis, err := admin.Listen(cfg.DataDir)
+	if err != nil {
+		stopLDAP(ldapSrv, log)
+		stopREST(restSrv, log)
+		return err
+	}
 	srv := &http.Server{Handler: admin.Handler(rt.admin(true), metrics, log.With("component", "admin")), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -99,6 +109,7 @@ func serve(c *cli.Context) error {
 	<-ctx.Done()
 	log.Info("shutting down")
 	stopLDAP(ldapSrv, log)
+	stopREST(restSrv, log)
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutdown)
@@ -136,6 +147,60 @@ func startLDAP(cfg *config.Config, rt *runtime, reg prometheus.Registerer, log *
 		return nil, err
 	}
 	return s, nil
+}
+
+// startREST starts the Crowd REST frontend when rest.listen is set.
+func startREST(ctx context.Context, cfg *config.Config, rt *runtime, reg prometheus.Registerer, metrics http.Handler, log *slog.Logger) (*restfront.Server, error) {
+	listen := listenAddr(cfg.REST.Listen)
+	if listen == "" {
+		return nil, nil
+	}
+	rc := restfront.Config{
+		Listen: listen, ContextPath: cfg.REST.ContextPath, TrustedProxies: cfg.REST.TrustedProxies,
+		SessionTimeout: cfg.REST.SessionTimeout,
+		Cookie:         restfront.CookieConfig{Name: cfg.REST.Cookie.Name, Domain: cfg.REST.Cookie.Domain, Secure: cfg.REST.Cookie.Secure},
+		Checkers:       rt.checkers(), Logger: log, Metrics: restfront.NewMetrics(reg), MetricsHandler: metrics,
+	}
+	if cfg.REST.TLS.CertFile != "" {
+		src, err := certs.Open(certs.Config{CertFile: cfg.REST.TLS.CertFile, KeyFile: cfg.REST.TLS.KeyFile, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		rt.closers = append(rt.closers, src.Close)
+		rc.TLS = src.TLSConfig()
+	}
+	for i, u := range rt.ups {
+		if w, ok := u.(upstream.Writer); ok {
+			rc.Writer, rc.WriterUpstream = w, cfg.Upstreams[i].Name
+			break
+		}
+	}
+	for _, a := range cfg.REST.Applications {
+		rc.Applications = append(rc.Applications, restfront.Application{
+			Name: a.Name, PasswordHash: a.PasswordHash.Reveal(), RemoteAddresses: a.RemoteAddresses,
+			AllowedGroups: a.AllowedGroups, Aggregate: a.AggregateMemberships == nil || *a.AggregateMemberships,
+			Lowercase: a.LowercaseOutput, Write: slices.Contains(a.Permissions, "write"),
+		})
+	}
+	s, err := restfront.New(ctx, rc, rt.store)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func stopREST(s *restfront.Server, log *slog.Logger) {
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		log.Warn("REST frontend did not stop cleanly", "err", err)
+	}
 }
 
 func stopLDAP(s *ldapfront.Server, log *slog.Logger) {

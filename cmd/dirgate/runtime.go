@@ -41,6 +41,7 @@ type runtime struct {
 	refresher *cache.Refresher
 	tree      *ldapfront.Tree
 	certs     *certs.Source // serve only
+	closers   []func() error
 }
 
 // storeDir is where the Badger store lives inside data_dir.
@@ -160,6 +161,9 @@ func (rt *runtime) Close() {
 	}
 	if rt.certs != nil {
 		_ = rt.certs.Close()
+	}
+	for _, c := range rt.closers {
+		_ = c()
 	}
 	if rt.store != nil {
 		if err := rt.store.Close(); err != nil {

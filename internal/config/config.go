@@ -16,6 +16,8 @@ const (
 	DefaultRefreshInterval  = 10 * time.Minute
 	DefaultRefreshFullEvery = 24 * time.Hour
 	DefaultMaxDeletePercent = 20
+	DefaultSessionTimeout   = 30 * time.Minute
+	DefaultCookieName       = "crowd.token_key"
 )
 
 // Config is the whole file.
@@ -70,6 +72,21 @@ type REST struct {
 	TLS            TLSFiles      `yaml:"tls"`
 	TrustedProxies []string      `yaml:"trusted_proxies"`
 	Applications   []Application `yaml:"applications"`
+	// ContextPath is served before /rest/usermanagement/1 (e.g. "/crowd",
+	// so that a Crowd URL http://host:8095/crowd works unchanged).
+	ContextPath string `yaml:"context_path"`
+	// SessionTimeout is how long an SSO session lives without use
+	// (default 30m).
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Cookie is what GET /config/cookie tells SSO clients.
+	Cookie Cookie `yaml:"cookie"`
+}
+
+// Cookie configures the SSO cookie applications set.
+type Cookie struct {
+	Name   string `yaml:"name"` // default crowd.token_key
+	Domain string `yaml:"domain"`
+	Secure bool   `yaml:"secure"`
 }
 
 // Application is a client of the Crowd REST frontend (Jira, Confluence, ...).

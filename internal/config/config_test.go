@@ -157,6 +157,8 @@ func TestParseFullExample(t *testing.T) {
 				AggregateMemberships: ptr(true),
 				Permissions:          []string{"read"},
 			}},
+			SessionTimeout: DefaultSessionTimeout,
+			Cookie:         Cookie{Name: DefaultCookieName},
 		},
 		Upstreams: []Upstream{
 			{

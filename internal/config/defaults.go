@@ -3,6 +3,7 @@ package config
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Values of the enumerated settings; the first of each is the default.
@@ -42,6 +43,13 @@ func (c *Config) applyDefaults() {
 		c.REST.Listen = ptr(DefaultRESTListen)
 	}
 	c.REST.TLS.resolve(dir)
+	if c.REST.SessionTimeout == 0 {
+		c.REST.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.REST.Cookie.Name == "" {
+		c.REST.Cookie.Name = DefaultCookieName
+	}
+	c.REST.ContextPath = strings.TrimRight(c.REST.ContextPath, "/")
 	for i := range c.REST.Applications {
 		a := &c.REST.Applications[i]
 		if a.AggregateMemberships == nil {

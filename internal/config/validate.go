@@ -93,6 +93,15 @@ func (c *Config) validateREST(p *checker) {
 		checkListen(p, "rest.listen", *r.Listen)
 	}
 	checkTLSFiles(p, "rest.tls", r.TLS)
+	if r.ContextPath != "" && (!strings.HasPrefix(r.ContextPath, "/") || strings.ContainsAny(r.ContextPath, " ?#%") || strings.Contains(r.ContextPath, "//")) {
+		p.add("rest.context_path", "must be a path such as /crowd")
+	}
+	if r.SessionTimeout < time.Minute || r.SessionTimeout > 30*24*time.Hour {
+		p.add("rest.session_timeout", "must be between 1m and 720h")
+	}
+	if strings.ContainsAny(r.Cookie.Name, " ;,=\t") {
+		p.add("rest.cookie.name", "not a valid cookie name")
+	}
 	for i, s := range r.TrustedProxies {
 		if !validIPOrPrefix(s) {
 			p.add(indexPath("rest.trusted_proxies", i), "not an IP address or CIDR")

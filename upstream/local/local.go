@@ -264,17 +264,18 @@ func (l *Upstream) DeleteUser(ctx context.Context, username string) error {
 	return l.apply(ctx, ch)
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password; an empty password removes it
+// (the account cannot log in until it gets one).
 func (l *Upstream) SetPassword(ctx context.Context, username, password string) error {
 	if err := l.check(ctx); err != nil {
 		return err
 	}
-	if password == "" {
-		return errors.New("set password: the password is empty")
-	}
 	u, err := l.user(username)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
+	}
+	if password == "" {
+		return l.apply(ctx, cache.Changes{Aux: map[string][]byte{pwKey(u.Key): nil}})
 	}
 	h, err := secret.Hash(password)
 	if err != nil {
