@@ -123,7 +123,7 @@ func (q *request) groupNames(names []string) {
 	}
 	full, attrs := q.expand("group"), q.expand("attributes")
 	lw := q.beginList(false)
-	for i := start; i < len(names) && i < start+max; i++ {
+	for i := start; i < len(names) && i-start < max; i++ {
 		if full {
 			if g, ok := q.s.store.Group(names[i]); ok {
 				lw.group(q.v.group(g, false, false, attrs))
@@ -143,7 +143,7 @@ func (q *request) userNames(names []string) {
 	}
 	full, attrs := q.expand("user"), q.expand("attributes")
 	lw := q.beginList(true)
-	for i := start; i < len(names) && i < start+max; i++ {
+	for i := start; i < len(names) && i-start < max; i++ {
 		if full {
 			if u, ok := q.s.store.User(names[i]); ok {
 				lw.user(q.v.user(u, false, false, attrs))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -31,7 +32,6 @@ const crowdVersion = "Crowd/5.1.6"
 // Limits on what a request may ask.
 const (
 	maxBody        = 1 << 20 // request bodies
-	maxResults     = 100_000 // a page, when the client asks for more (or -1 means all)
 	defaultResults = 1000
 )
 
@@ -220,8 +220,9 @@ func (q *request) expand(what string) bool {
 	return false
 }
 
-// page returns start-index and max-results (-1, or more than maxResults,
-// means "as many as allowed").
+// page returns start-index and max-results. -1 means all (Jira's full
+// sync asks for every user that way, so there is no cap: lists are
+// streamed, not built in memory).
 func (q *request) page() (start, max int, err error) {
 	start, max = 0, defaultResults
 	if s := q.param("start-index"); s != "" {
@@ -238,8 +239,8 @@ func (q *request) page() (start, max int, err error) {
 		}
 		max = n
 	}
-	if max == -1 || max > maxResults {
-		max = maxResults
+	if max == -1 {
+		max = math.MaxInt
 	}
 	return start, max, nil
 }
