@@ -2,7 +2,7 @@ package restfront
 
 import (
 	"bytes"
-
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -76,7 +76,7 @@ func (p groupProps) Property(name string) (restriction.Value, bool) {
 func (s *Server) searchCQL(q *request) {
 	r, err := restriction.ParseCQL(q.param("restriction"))
 	if err != nil {
-		q.fail(http.StatusBadRequest, "ILLEGAL_ARGUMENT", "Search restriction is invalid: "+err.Error())
+		q.invalidRestriction(err)
 		return
 	}
 	s.search(q, r)
@@ -97,10 +97,21 @@ func (s *Server) searchPost(q *request) {
 		r, err = restriction.ParseXML(bytes.NewReader(body))
 	}
 	if err != nil {
-		q.fail(http.StatusBadRequest, "ILLEGAL_ARGUMENT", "Search restriction is invalid: "+err.Error())
+		q.invalidRestriction(err)
 		return
 	}
 	s.search(q, r)
+}
+
+// invalidRestriction answers a restriction the parsers refused: 400
+// ILLEGAL_ARGUMENT "Search restriction is invalid: <what and where>".
+func (q *request) invalidRestriction(err error) {
+	var re *restriction.Error
+	if errors.As(err, &re) {
+		q.fail(http.StatusBadRequest, "ILLEGAL_ARGUMENT", "Search restriction is invalid: "+re.Detail())
+		return
+	}
+	q.fail(http.StatusBadRequest, "ILLEGAL_ARGUMENT", "Search restriction is invalid: the body cannot be read")
 }
 
 func (s *Server) search(q *request, r restriction.Restriction) {

@@ -130,7 +130,20 @@ func New(ctx context.Context, cfg Config, store *cache.Store) (*Server, error) {
 
 // Handler is the whole HTTP handler: the API under its prefixes, and the
 // health and metrics endpoints.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// serveHTTP puts the version header on everything under the API prefixes
+// before the mux sees the request, so that even the mux's own answers
+// (redirects of unclean paths) carry it.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(r.URL.Path, p) {
+			w.Header().Set("X-Embedded-Crowd-Version", crowdVersion)
+			break
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Start listens on cfg.Listen (port 0 picks one) and serves.
 func (s *Server) Start() error {
@@ -143,7 +156,7 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.http = &http.Server{
-		Handler:           s.mux,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       5 * time.Minute,

@@ -53,7 +53,7 @@ func ParseCQL(s string) (Restriction, error) {
 		}
 		return nil, &Error{Syntax: "cql", Pos: i + 1, Msg: "invalid UTF-8"}
 	}
-	if strings.TrimSpace(s) == "" {
+	if strings.Trim(s, " \t\r\n") == "" { // the lexer's white space
 		return Null{}, nil
 	}
 	p := &cqlParser{s: s}

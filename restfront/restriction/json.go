@@ -27,7 +27,7 @@ import (
 // and Jackson's wrapper-object form {"property-search-restriction":{…}} is
 // accepted; a value may be a JSON string, number or boolean (null means
 // absent); a missing property type is the property's own type; unknown
-// keys are ignored; a blank body is Null (see readBody).
+// keys are ignored; a blank body is Null (as in ParseXML).
 //
 // Strict about everything else: one JSON object and nothing after it; no
 // key given twice in different spellings; the property rules and limits
@@ -46,9 +46,9 @@ func ParseJSON(r io.Reader) (Restriction, error) {
 	if err := d.Decode(&v); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, &Error{Syntax: "json", Msg: fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, se.Error())}
+			return nil, &Error{Syntax: "json", Msg: fmt.Sprintf("malformed JSON at byte %d: %s", se.Offset, clean(se.Error()))}
 		}
-		return nil, &Error{Syntax: "json", Msg: "malformed JSON: " + err.Error()}
+		return nil, &Error{Syntax: "json", Msg: "malformed JSON: " + clean(err.Error())}
 	}
 	if _, err := d.Token(); err != io.EOF {
 		return nil, &Error{Syntax: "json", Msg: "trailing data after the JSON object"}
@@ -60,7 +60,7 @@ func ParseJSON(r io.Reader) (Restriction, error) {
 type jsonParser struct{ count counter }
 
 func (p *jsonParser) errorf(path, format string, args ...any) error {
-	return &Error{Syntax: "json", Path: path, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Syntax: "json", Path: cleanPath(path), Msg: fmt.Sprintf(format, args...)}
 }
 
 func join(path, key string) string {

@@ -39,8 +39,11 @@ type Error struct {
 	Syntax string
 	// Pos is the 1-based byte position in a CQL string, 0 when unknown.
 	Pos int
-	// Path locates the problem in an XML or JSON body, e.g.
-	// "boolean-search-restriction/restrictions[2]/match-mode"; "" at the top.
+	// Path locates the problem in an XML or JSON body: element names with
+	// the 1-based index of a Boolean's member in XML
+	// ("boolean-search-restriction/restrictions/property-search-restriction[2]/match-mode"),
+	// keys with 0-based indexes in JSON ("restrictions[1].match-mode"); ""
+	// at the top of a JSON body. Long paths keep their end.
 	Path string
 	// Msg says what is wrong; it names the offending property, match mode,
 	// type or token. Values from the input are quoted and shortened.
@@ -48,8 +51,8 @@ type Error struct {
 }
 
 // Detail is the message without the package prefix, for the REST error
-// body: "at position 7: operator \"!=\" is not supported …" or
-// "in boolean-search-restriction/restrictions[1]: unknown match mode …".
+// body: "at position 6: operator \"!=\" is not supported …" or
+// "in restrictions[1].match-mode: unknown match mode …".
 func (e *Error) Detail() string {
 	switch {
 	case e.Pos > 0:
@@ -295,6 +298,37 @@ func quote(s string) string {
 	return strconv.Quote(s[:cut]) + "…"
 }
 
+// clean makes a message from another package (encoding/xml echoes the
+// input in its errors) safe for a one-line log and a response body:
+// invalid UTF-8 and control characters escaped, at most about 200 bytes.
+func clean(s string) string {
+	q := strconv.QuoteToGraphic(s)
+	q = q[1 : len(q)-1]
+	if len(q) > 200 {
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(q[cut]) {
+			cut--
+		}
+		q = q[:cut] + "…"
+	}
+	return q
+}
+
+// cleanPath is clean for a path in a body, keeping its end (the part
+// closest to the problem) when it is long.
+func cleanPath(s string) string {
+	q := strconv.QuoteToGraphic(s)
+	q = q[1 : len(q)-1]
+	if len(q) > 200 {
+		cut := len(q) - 200
+		for cut < len(q) && !utf8.RuneStart(q[cut]) {
+			cut++
+		}
+		q = "…" + q[cut:]
+	}
+	return q
+}
+
 // quoteFull quotes s like quote without shortening it.
 func quoteFull(s string) string { return strconv.Quote(s) }
 
@@ -346,11 +380,13 @@ func plainName(s string) bool {
 // an empty And is "(AND)" and an empty Or "(OR)".
 func (bl Boolean) String() string {
 	var b strings.Builder
-	writeRestriction(&b, bl)
+	writeRestriction(&b, bl, 0)
 	return b.String()
 }
 
-func writeRestriction(b *strings.Builder, r Restriction) {
+// writeRestriction renders r into b; with limit > 0 it may stop early once
+// b holds more than limit bytes.
+func writeRestriction(b *strings.Builder, r Restriction, limit int) {
 	switch r := r.(type) {
 	case Null:
 		b.WriteString("ALL")
@@ -362,12 +398,15 @@ func writeRestriction(b *strings.Builder, r Restriction) {
 			b.WriteString(r.Logic.String())
 		}
 		for i, c := range r.Restrictions {
+			if limit > 0 && b.Len() > limit {
+				return
+			}
 			if i > 0 {
 				b.WriteByte(' ')
 				b.WriteString(r.Logic.String())
 				b.WriteByte(' ')
 			}
-			writeRestriction(b, c)
+			writeRestriction(b, c, limit)
 		}
 		b.WriteByte(')')
 	case nil:
@@ -382,7 +421,7 @@ func writeRestriction(b *strings.Builder, r Restriction) {
 // A nil r is "<nil>".
 func Format(r Restriction, max int) string {
 	var b strings.Builder
-	writeRestriction(&b, r)
+	writeRestriction(&b, r, max)
 	s := b.String()
 	if max <= 0 || len(s) <= max {
 		return s
@@ -415,3 +454,9 @@ func Stats(r Restriction) (depth, count int) {
 	}
 	return 1, 1
 }
+
+var (
+	_ Restriction = Null{}
+	_ Restriction = Property{}
+	_ Restriction = Boolean{}
+)

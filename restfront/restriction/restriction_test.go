@@ -130,6 +130,17 @@ func TestFormat(t *testing.T) {
 	if len(got) > 40+len("…") || !strings.HasPrefix(got, `name EXACTLY_MATCHES "éé`) || !strings.HasSuffix(got, "é…") {
 		t.Errorf("Format(r, 40) = %q", got)
 	}
+	var big Boolean
+	big.Logic = Or
+	for range MaxRestrictions - 1 {
+		big.Restrictions = append(big.Restrictions, r)
+	}
+	if got := Format(big, 100); len(got) > 100+len("…") || !strings.HasPrefix(got, "(name EXACTLY_MATCHES") || !strings.HasSuffix(got, "…") {
+		t.Errorf("Format(big, 100) = %q", got)
+	}
+	if got := Format(big, 0); got != big.String() || len(got) < 100*MaxRestrictions {
+		t.Errorf("Format(big, 0) has %d bytes", len(got))
+	}
 	if got := Format(nil, 10); got != "<nil>" {
 		t.Errorf("Format(nil) = %q", got)
 	}

@@ -29,7 +29,8 @@ import (
 // of a Boolean also without the <restrictions> wrapper; unknown elements
 // are skipped, except inside <restrictions>, where an unknown restriction
 // kind is an error rather than silently widening an And; namespaces are
-// ignored; a blank body is Null (see readBody).
+// ignored; a blank body is Null (the spec is silent on it and Crowd
+// answers 400; we follow its rule for a blank CQL string — see readBody).
 //
 // Strict about everything else: one root element, nothing after it but
 // white space and comments; no DTD (<!DOCTYPE …>) or other declaration, no
@@ -65,7 +66,7 @@ prolog:
 			break prolog
 		case xml.ProcInst:
 			if t.Target != "xml" || !first {
-				return nil, p.errorf("", "processing instruction <?%s?> is not allowed", t.Target)
+				return nil, p.errorf("", "processing instruction <?%s?> is not allowed", clean(t.Target))
 			}
 		case xml.CharData:
 			if len(bytes.TrimSpace(t)) != 0 {
@@ -113,7 +114,7 @@ type xmlParser struct {
 }
 
 func (p *xmlParser) errorf(path, format string, args ...any) error {
-	return &Error{Syntax: "xml", Path: path, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Syntax: "xml", Path: cleanPath(path), Msg: fmt.Sprintf(format, args...)}
 }
 
 // token returns the next token, refusing declarations, processing
@@ -129,9 +130,9 @@ func (p *xmlParser) token(path string) (xml.Token, error) {
 		}
 		var se *xml.SyntaxError
 		if errors.As(err, &se) {
-			return nil, p.errorf(path, "malformed XML at line %d: %s", se.Line, se.Msg)
+			return nil, p.errorf(path, "malformed XML at line %d: %s", se.Line, clean(se.Msg))
 		}
-		return nil, p.errorf(path, "malformed XML: %s", err.Error())
+		return nil, p.errorf(path, "malformed XML: %s", clean(err.Error()))
 	}
 	switch t := tok.(type) {
 	case xml.StartElement:
@@ -145,7 +146,7 @@ func (p *xmlParser) token(path string) (xml.Token, error) {
 		return nil, p.errorf(path, "<!%s> is not allowed: no DTDs or other declarations", firstWord(t))
 	case xml.ProcInst:
 		if p.depth > 0 {
-			return nil, p.errorf(path, "processing instruction <?%s?> is not allowed", t.Target)
+			return nil, p.errorf(path, "processing instruction <?%s?> is not allowed", clean(t.Target))
 		}
 	}
 	return tok, nil
@@ -168,7 +169,7 @@ func firstWord(d xml.Directive) string {
 func (p *xmlParser) restriction(start xml.StartElement, path string, depth int) (Restriction, error) {
 	kind := normKey(start.Name.Local)
 	if !isKind(kind) {
-		return nil, p.errorf(path, "unknown restriction element <%s>: %s", start.Name.Local, wantKinds)
+		return nil, p.errorf(path, "unknown restriction element <%s>: %s", clean(start.Name.Local), wantKinds)
 	}
 	if msg := p.count.add(depth); msg != "" {
 		return nil, p.errorf(path, "%s", msg)
@@ -234,7 +235,7 @@ func (p *xmlParser) text(path string) (string, error) {
 		case xml.CharData:
 			b.Write(t)
 		case xml.StartElement:
-			return "", p.errorf(path, "unexpected element <%s> in a value", t.Name.Local)
+			return "", p.errorf(path, "unexpected element <%s> in a value", clean(t.Name.Local))
 		case xml.EndElement:
 			return b.String(), nil
 		}
@@ -244,7 +245,7 @@ func (p *xmlParser) text(path string) (string, error) {
 // field reads a text element once, refusing a second occurrence.
 func (p *xmlParser) field(path, name string, seen *bool, dst *string) error {
 	if *seen {
-		return p.errorf(path, "duplicate <%s>", name)
+		return p.errorf(path, "duplicate <%s>", clean(name))
 	}
 	*seen = true
 	s, err := p.text(path)

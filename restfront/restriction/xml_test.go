@@ -155,6 +155,8 @@ func TestParseXMLErrors(t *testing.T) {
 		{"too deep", deep, `restrictions nested deeper than 32`},
 		{"too many", many, `more than 1000 restrictions`},
 		{"unknown elements too deep", deepUnknown, `elements nested deeper than`},
+		{"echoed invalid UTF-8", "&\x8a ", `malformed XML at line 1: invalid character entity &\x8a (no semicolon)`},
+		{"long element name", `<boolean-search-restriction boolean-logic="and"><restrictions><` + strings.Repeat("x", 1000) + `/></restrictions></boolean-search-restriction>`, `in …xxx`},
 		{"too large", `<null-search-restriction>` + strings.Repeat(" ", MaxBodyBytes) + `</null-search-restriction>`, `body larger than 1048576 bytes`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +165,9 @@ func TestParseXMLErrors(t *testing.T) {
 				t.Errorf("got restriction %v with the error", r)
 			}
 			checkInvalid(t, err, "xml", tc.want)
+			if len(err.Error()) > 600 {
+				t.Errorf("error of %d bytes", len(err.Error()))
+			}
 		})
 	}
 }
