@@ -113,8 +113,19 @@ func startServe(t *testing.T, cfg string, env ...string) *server {
 // ldapAddr returns the plain LDAP address serve logged.
 func (s *server) ldapAddr(t *testing.T) string {
 	t.Helper()
+	return s.loggedAddr(t, `msg="LDAP listening"`, "ldaps=false")
+}
+
+// restAddr returns the Crowd REST address serve logged.
+func (s *server) restAddr(t *testing.T) string {
+	t.Helper()
+	return s.loggedAddr(t, `msg="Crowd REST listening"`, "https=false")
+}
+
+func (s *server) loggedAddr(t *testing.T, msg, marker string) string {
+	t.Helper()
 	for _, line := range strings.Split(s.stderr.String(), "\n") {
-		if strings.Contains(line, `msg="LDAP listening"`) && strings.Contains(line, "ldaps=false") {
+		if strings.Contains(line, msg) && strings.Contains(line, marker) {
 			for _, f := range strings.Fields(line) {
 				if a, ok := strings.CutPrefix(f, "addr="); ok {
 					return a
@@ -122,8 +133,28 @@ func (s *server) ldapAddr(t *testing.T) string {
 			}
 		}
 	}
-	t.Fatalf("serve did not log its LDAP address:\n%s", s.stderr.String())
+	t.Fatalf("serve did not log %s:\n%s", msg, s.stderr.String())
 	return ""
+}
+
+// crowd does a Crowd REST request as the quick start's jira application.
+func crowd(t *testing.T, addr, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+"/rest/usermanagement/1"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("jira", "jira-password")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/xml")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // get fetches a path from the admin socket.
@@ -372,6 +403,35 @@ func TestQuickstart(t *testing.T) {
 		}
 	}
 
+	// The Crowd frontend: read, log in, write through the local directory.
+	ra := srv.restAddr(t)
+	if st, body := crowd(t, ra, "GET", "/user/group/nested?username=alice", ""); st != 200 ||
+		!strings.Contains(body, `<group name="jira-software-users">`) {
+		t.Fatalf("nested groups over REST: %d %s", st, body)
+	}
+	if st, body := crowd(t, ra, "POST", "/authentication?username=alice", "<password><value>alice-password</value></password>"); st != 200 || !strings.Contains(body, `<user name="alice"`) {
+		t.Fatalf("authentication over REST: %d %s", st, body)
+	}
+	if st, body := crowd(t, ra, "POST", "/authentication?username=dave", "<password><value>dave-password</value></password>"); st != 400 || !strings.Contains(body, "INACTIVE_ACCOUNT") {
+		t.Fatalf("inactive dave over REST: %d %s", st, body)
+	}
+	if st, body := crowd(t, ra, "POST", "/user", `<user name="erin"><first-name>Erin</first-name><last-name>E</last-name><email>erin@example.com</email><active>true</active><password><value>erin-password</value></password></user>`); st != 201 {
+		t.Fatalf("create user over REST: %d %s", st, body)
+	}
+	if out := mustCLI(t, "cache", "user", "erin", "--config", cfg); !strings.Contains(out, "erin@example.com") {
+		t.Fatalf("the user created over REST is not in the cache:\n%s", out)
+	}
+	if st, body := crowd(t, ra, "DELETE", "/user?username=erin", ""); st != 204 {
+		t.Fatalf("delete user over REST: %d %s", st, body)
+	}
+	if st, _ := getURL(t, "http://"+ra+"/readyz"); st != 200 {
+		t.Fatalf("readyz: %d", st)
+	}
+	if st, body := getURL(t, "http://"+ra+"/metrics"); st != 200 || !strings.Contains(body, `dirgate_rest_requests_total{route="/rest/usermanagement/1/authentication",status="200"} 1`) ||
+		!strings.Contains(body, `dirgate_upstream_users{upstream="internal"} 4`) {
+		t.Fatalf("metrics on the REST listener: %d\n%s", st, body)
+	}
+
 	if code, _, errOut := runCLI(t, "", "cache", "user", "nobody", "--config", cfg); code == 0 || !strings.Contains(errOut, `no user "nobody"`) {
 		t.Fatalf("unknown user: %d %s", code, errOut)
 	}
@@ -407,4 +467,15 @@ func TestProgressOnTerminalOnly(t *testing.T) {
 	if !strings.Contains(out, "syncing staff: 1000 entries fetched (") || !strings.Contains(out, "/s)") || !strings.HasSuffix(out, "\r\033[K") {
 		t.Fatalf("progress output %q", out)
 	}
+}
+
+func getURL(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
