@@ -11,13 +11,21 @@ build:
 run:
 	$(GO) run ./cmd/dirgate serve --config examples/quickstart.yaml
 
-# What the tests need: OpenLDAP's slapd and the ldap-utils clients.
+# What the tests need: OpenLDAP's slapd and the ldap-utils clients; Node.js
+# and npm for the npm Crowd clients (restfront/npmclient_test.go, which
+# installs its locked packages itself).
 deps:
 	@if [ -x /usr/sbin/slapd ] && command -v ldapsearch >/dev/null 2>&1; then \
 		echo "slapd and ldap-utils are installed"; \
 	else \
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils; \
+	fi
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		echo "node and npm are installed"; \
+	else \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
 	fi
 
 vet:
