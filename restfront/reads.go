@@ -175,86 +175,68 @@ func (q *request) oneOf(names []string, want string, isGroup bool) {
 	q.fail(http.StatusNotFound, "MEMBERSHIP_NOT_FOUND", fmt.Sprintf("<%s> is not a member", want))
 }
 
-func (s *Server) userGroups(nested bool) handlerFunc {
+// related answers the membership reads: the entity named by the required
+// parameter subject (username or groupname), then the names list gives
+// for it, paged — or, when one of the single parameters names a member,
+// that member alone or 404 MEMBERSHIP_NOT_FOUND.
+func (s *Server) related(subject string, list func(q *request, name string) []string, groups bool, single ...string) handlerFunc {
 	return func(q *request) {
-		name, ok := q.required("username")
+		name, ok := q.required(subject)
 		if !ok {
 			return
 		}
-		u, ok := q.user(name, http.StatusNotFound)
-		if !ok {
-			return
+		if subject == "username" {
+			u, found := q.user(name, http.StatusNotFound)
+			if !found {
+				return
+			}
+			name = u.Rec.Username
+		} else {
+			g, found := q.group(name, http.StatusNotFound)
+			if !found {
+				return
+			}
+			name = g.Rec.Name
 		}
-		groups := s.store.UserGroups(u.Rec.Username, nested, q.app.aggregate)
-		if g := q.param("groupname"); g != "" {
-			q.oneOf(groups, g, true)
-			return
+		names := list(q, name)
+		for _, p := range single {
+			if v := q.param(p); v != "" {
+				q.oneOf(names, v, groups)
+				return
+			}
 		}
-		q.groupNames(groups)
+		if groups {
+			q.groupNames(names)
+		} else {
+			q.userNames(names)
+		}
 	}
+}
+
+func (s *Server) userGroups(nested bool) handlerFunc {
+	return s.related("username", func(q *request, name string) []string {
+		return s.store.UserGroups(name, nested, q.app.aggregate)
+	}, true, "groupname")
 }
 
 func (s *Server) groupUsers(nested bool) handlerFunc {
-	return func(q *request) {
-		name, ok := q.required("groupname")
-		if !ok {
-			return
-		}
-		g, ok := q.group(name, http.StatusNotFound)
-		if !ok {
-			return
-		}
-		users := s.store.GroupUsers(g.Rec.Name, nested, q.app.aggregate)
-		if u := q.param("username"); u != "" {
-			q.oneOf(users, u, false)
-			return
-		}
-		q.userNames(users)
-	}
+	return s.related("groupname", func(q *request, name string) []string {
+		return s.store.GroupUsers(name, nested, q.app.aggregate)
+	}, false, "username")
 }
 
 func (s *Server) childGroups(nested bool) handlerFunc {
-	return func(q *request) {
-		name, ok := q.required("groupname")
-		if !ok {
-			return
-		}
-		g, ok := q.group(name, http.StatusNotFound)
-		if !ok {
-			return
-		}
-		children := s.store.GroupChildren(g.Rec.Name, nested)
-		if c := q.param("child-groupname"); c != "" {
-			q.oneOf(children, c, true)
-			return
-		}
-		q.groupNames(children)
-	}
+	return s.related("groupname", func(_ *request, name string) []string {
+		return s.store.GroupChildren(name, nested)
+	}, true, "child-groupname")
 }
 
+// parentGroups: Crowd 2.x reads child-groupname here (a copy and paste
+// slip); clients send parent-groupname. Both are accepted.
 func (s *Server) parentGroups(nested bool) handlerFunc {
-	return func(q *request) {
-		name, ok := q.required("groupname")
-		if !ok {
-			return
-		}
-		g, ok := q.group(name, http.StatusNotFound)
-		if !ok {
-			return
-		}
-		parents := s.store.GroupParents(g.Rec.Name, nested)
-		// Crowd 2.x reads child-groupname here (a copy and paste slip);
-		// clients send parent-groupname. Accept both.
-		p := q.param("parent-groupname")
-		if p == "" {
-			p = q.param("child-groupname")
-		}
-		if p != "" {
-			q.oneOf(parents, p, true)
-			return
-		}
-		q.groupNames(parents)
-	}
+	return s.related("groupname", func(_ *request, name string) []string {
+		return s.store.GroupParents(name, nested)
+	}, true, "parent-groupname", "child-groupname")
 }
 
 func (s *Server) cookieConfig(q *request) {
