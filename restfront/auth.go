@@ -261,7 +261,9 @@ func (s *Server) createSession(q *request) {
 	}
 	lifetime := s.cfg.SessionTimeout
 	if d := q.param("duration"); d != "" {
-		if n, err := strconv.Atoi(d); err == nil && n > 0 && time.Duration(n)*time.Second < lifetime {
+		// Compare in seconds: n*time.Second overflows for a huge n, and a
+		// negative lifetime would make the session unstorable.
+		if n, err := strconv.ParseInt(d, 10, 64); err == nil && n > 0 && n < int64(lifetime/time.Second) {
 			lifetime = time.Duration(n) * time.Second
 		}
 	}
@@ -276,14 +278,16 @@ func (s *Server) createSession(q *request) {
 	q.reply(http.StatusCreated, q.session(se, u))
 }
 
-// liveSession returns a session of this application whose user still
-// exists and may still use the application, or answers 404
-// INVALID_SSO_TOKEN.
+// liveSession returns a live session whose user still exists, is active
+// and may use this application, or answers 404 INVALID_SSO_TOKEN. The
+// session may have been created by another application: that is what
+// single sign-on is (Jira logs the user in, Confluence validates the same
+// crowd.token_key cookie, crowd-rest.md §8).
 func (q *request) liveSession(token string) (cache.Session, cache.User, bool) {
 	s := q.s
 	se, err := s.store.GetSession(token)
 	var u cache.User
-	ok := err == nil && se.Application == q.app.name
+	ok := err == nil
 	if ok {
 		u, ok = s.store.User(se.Username)
 		ok = ok && u.Rec.Active && s.allowed(q.app, u)
@@ -342,10 +346,12 @@ func (s *Server) validateSession(q *request) {
 	q.reply(http.StatusOK, q.session(se, u))
 }
 
+// deleteSession is a logout: the token ends for every application (single
+// sign-out), whichever one created it; an unknown token is not an error.
 func (s *Server) deleteSession(q *request) {
 	token := q.r.PathValue("token")
-	if se, err := s.store.GetSession(token); err == nil && se.Application == q.app.name {
-		_ = s.store.DeleteSession(token)
+	if err := s.store.DeleteSession(token); err != nil {
+		s.log.Warn("deleting a session", "err", err)
 	}
 	q.empty(http.StatusNoContent)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/dirgate/dirgate/cache"
@@ -182,21 +183,28 @@ func (q *request) writableUser(name string, missing int) (cache.User, upstream.W
 	return u, w, true
 }
 
-func (q *request) writableGroup(name string, missing int) (cache.Group, upstream.Writer, bool) {
+// writableGroup finds a group and its record in the writable upstream. As
+// in Crowd (which updates a group in every directory that has it and lets
+// the application change it), a group the local directory shares with a
+// read-only upstream is changed in its local copy; a group only read-only
+// upstreams have is APPLICATION_PERMISSION_DENIED. Changes must start from
+// the local record, never from the canonical one of another upstream.
+func (q *request) writableGroup(name string, missing int) (cache.Group, *upstream.Group, upstream.Writer, bool) {
 	w, ok := q.writer()
 	if !ok {
-		return cache.Group{}, nil, false
+		return cache.Group{}, nil, nil, false
 	}
 	g, ok := q.group(name, missing)
 	if !ok {
-		return g, nil, false
+		return g, nil, nil, false
 	}
-	if _, local := q.s.store.UpstreamGroup(q.s.cfg.WriterUpstream, g.Rec.Name); !local {
+	rec, local := q.s.store.UpstreamGroup(q.s.cfg.WriterUpstream, g.Rec.Name)
+	if !local {
 		q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED",
 			fmt.Sprintf("group <%s> comes from %s, which dirgate cannot change", g.Rec.Name, g.Upstream))
-		return g, nil, false
+		return g, nil, nil, false
 	}
-	return g, w, true
+	return g, rec, w, true
 }
 
 // writeFailed maps a Writer error.
@@ -231,6 +239,12 @@ func (s *Server) createUser(q *request) {
 		return
 	}
 	in.u.Active = !in.active.set || in.active.v
+	// Sessions left by an earlier user of that name (deleted or renamed
+	// at its upstream) must not log the new one in.
+	if _, err := s.store.DeleteUserSessions(name, ""); err != nil {
+		q.fail(http.StatusInternalServerError, "OPERATION_FAILED", "cannot clear old sessions of that name")
+		return
+	}
 	pw := ""
 	if in.password != nil {
 		pw = *in.password
@@ -332,6 +346,13 @@ func (s *Server) renameUser(q *request) {
 	if _, err := w.RenameUser(q.r.Context(), u.Rec.Username, newName); err != nil {
 		q.writeFailed(err, "USER")
 		return
+	}
+	// Sessions name their user: left alone, they would log in whoever
+	// takes the old name next. The renamed user logs in again.
+	if !strings.EqualFold(u.Rec.Username, newName) {
+		if _, err := s.store.DeleteUserSessions(u.Rec.Username, ""); err != nil {
+			s.log.Warn("ending the sessions of a renamed user", "user", u.Rec.Username, "err", err)
+		}
 	}
 	nu, _ := s.store.User(newName)
 	q.reply(http.StatusOK, q.v.user(nu, false, true, false))
@@ -498,16 +519,16 @@ func (s *Server) updateGroup(q *request) {
 		q.fail(http.StatusBadRequest, "INVALID_GROUP", fmt.Sprintf("the group name in the body <%s> differs from <%s>", in.Name, name))
 		return
 	}
-	g, w, ok := q.writableGroup(name, http.StatusNotFound)
+	g, rec, w, ok := q.writableGroup(name, http.StatusNotFound)
 	if !ok {
 		return
 	}
-	n := *g.Rec
+	n := *rec
 	n.Description = in.Description
 	if active.set {
 		n.Active = active.v
 	}
-	if _, err := w.UpdateGroup(q.r.Context(), g.Rec.Name, n); err != nil {
+	if _, err := w.UpdateGroup(q.r.Context(), rec.Name, n); err != nil {
 		q.writeFailed(err, "GROUP")
 		return
 	}
@@ -520,11 +541,11 @@ func (s *Server) deleteGroup(q *request) {
 	if !ok {
 		return
 	}
-	g, w, ok := q.writableGroup(name, http.StatusNotFound)
+	g, rec, w, ok := q.writableGroup(name, http.StatusNotFound)
 	if !ok {
 		return
 	}
-	if err := w.DeleteGroup(q.r.Context(), g.Rec.Name); err != nil {
+	if err := w.DeleteGroup(q.r.Context(), rec.Name); err != nil {
 		q.writeFailed(err, "GROUP")
 		return
 	}
@@ -549,13 +570,13 @@ func (s *Server) changeGroupAttributes(q *request, set bool) {
 	} else if del, ok = q.required("attributename"); !ok {
 		return
 	}
-	g, w, ok := q.writableGroup(name, http.StatusNotFound)
+	_, rec, w, ok := q.writableGroup(name, http.StatusNotFound)
 	if !ok {
 		return
 	}
-	n := *g.Rec
-	n.Attributes = mergeAttrs(g.Rec.Attributes, attrs, del)
-	if _, err := w.UpdateGroup(q.r.Context(), g.Rec.Name, n); err != nil {
+	n := *rec
+	n.Attributes = mergeAttrs(rec.Attributes, attrs, del)
+	if _, err := w.UpdateGroup(q.r.Context(), rec.Name, n); err != nil {
 		q.writeFailed(err, "GROUP")
 		return
 	}
@@ -589,50 +610,108 @@ func (q *request) nameBody(isGroup bool) (string, bool) {
 	return name, true
 }
 
-// addMember adds user (or child group) member to group, in the writable
-// upstream. groupMissing and memberMissing are the statuses to answer when
-// either does not exist (they depend on which one was in the body).
+// memberPlace is one upstream's side of a membership: whether it has the
+// group and the member (users and child groups live in the same upstream as
+// the groups that list them), and whether the group lists the member.
+type memberPlace struct {
+	up        string
+	group     *upstream.Group
+	hasMember bool
+	direct    bool
+}
+
+// memberPlaces returns, for the upstreams a membership change concerns,
+// what each holds. An aggregating application sees memberships from every
+// upstream that has the member's name; a non-aggregating one only those of
+// the member's canonical upstream (crowd-rest.md §11), which is where Crowd
+// writes them too.
+func (q *request) memberPlaces(group, member, canonical string, isGroup bool) []memberPlace {
+	st := q.s.store
+	var out []memberPlace
+	for _, up := range st.Upstreams() {
+		if !q.app.aggregate && up != canonical {
+			continue
+		}
+		p := memberPlace{up: up}
+		p.group, _ = st.UpstreamGroup(up, group)
+		var key string
+		if isGroup {
+			if c, ok := st.UpstreamGroup(up, member); ok {
+				key = c.Key
+			}
+		} else if u, ok := st.UpstreamUser(up, member); ok {
+			key = u.Key
+		}
+		p.hasMember = key != ""
+		p.direct = p.group != nil && p.hasMember && slices.Contains(p.group.Members, key)
+		out = append(out, p)
+	}
+	return out
+}
+
+// addMember adds user (or child group) member to group, as Crowd does
+// (ApplicationServiceGeneric.addUserToGroup/addGroupToGroup): no group in
+// itself or in its own descendants (400 INVALID_MEMBERSHIP); an existing
+// direct membership is 409; the membership is written in the writable
+// upstream when it has both the group and the member (for a
+// non-aggregating application, only when that is the member's canonical
+// upstream), and is 403 APPLICATION_PERMISSION_DENIED otherwise. Crowd
+// would create a copy of a group the writable directory lacks; dirgate does
+// not create groups behind the client's back. groupMissing and
+// memberMissing are the statuses to answer when either does not exist
+// (they depend on which one was in the body).
 func (q *request) addMember(group, member string, isGroup bool, groupMissing, memberMissing int, location string) {
-	g, w, ok := q.writableGroup(group, groupMissing)
+	w, ok := q.writer()
+	if !ok {
+		return
+	}
+	g, ok := q.group(group, groupMissing)
 	if !ok {
 		return
 	}
 	s := q.s
-	var memberName string
+	var memberName, canonical string
 	if isGroup {
 		c, found := q.group(member, memberMissing)
 		if !found {
-			return
-		}
-		if _, local := s.store.UpstreamGroup(s.cfg.WriterUpstream, c.Rec.Name); !local {
-			q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED", fmt.Sprintf("group <%s> comes from %s, which dirgate cannot change", c.Rec.Name, c.Upstream))
 			return
 		}
 		if strings.EqualFold(c.Rec.Name, g.Rec.Name) {
 			q.fail(http.StatusBadRequest, "INVALID_MEMBERSHIP", "a group cannot be a member of itself")
 			return
 		}
-		if containsFold(s.store.GroupChildren(g.Rec.Name, false), c.Rec.Name) {
-			q.fail(http.StatusConflict, "MEMBERSHIP_ALREADY_EXISTS", fmt.Sprintf("<%s> is already a member of <%s>", c.Rec.Name, g.Rec.Name))
+		if containsFold(s.store.GroupChildren(c.Rec.Name, true), g.Rec.Name) {
+			q.fail(http.StatusBadRequest, "INVALID_MEMBERSHIP",
+				fmt.Sprintf("cannot add <%s> to <%s>: <%s> is nested in <%s>, which would make a cycle", c.Rec.Name, g.Rec.Name, g.Rec.Name, c.Rec.Name))
 			return
 		}
-		memberName = c.Rec.Name
+		memberName, canonical = c.Rec.Name, c.Upstream
 	} else {
 		u, found := q.user(member, memberMissing)
 		if !found {
 			return
 		}
-		if _, local := s.store.UpstreamUser(s.cfg.WriterUpstream, u.Rec.Username); !local {
-			q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED", fmt.Sprintf("user <%s> comes from %s, which dirgate cannot change", u.Rec.Username, u.Upstream))
-			return
-		}
-		if containsFold(s.store.GroupUsers(g.Rec.Name, false, true), u.Rec.Username) {
-			q.fail(http.StatusConflict, "MEMBERSHIP_ALREADY_EXISTS", fmt.Sprintf("<%s> is already a member of <%s>", u.Rec.Username, g.Rec.Name))
-			return
-		}
-		memberName = u.Rec.Username
+		memberName, canonical = u.Rec.Username, u.Upstream
 	}
-	if err := w.AddMember(q.r.Context(), g.Rec.Name, memberName, isGroup); err != nil {
+	places := q.memberPlaces(g.Rec.Name, memberName, canonical, isGroup)
+	for _, p := range places {
+		if p.direct {
+			q.fail(http.StatusConflict, "MEMBERSHIP_ALREADY_EXISTS", fmt.Sprintf("<%s> is already a member of <%s>", memberName, g.Rec.Name))
+			return
+		}
+	}
+	var target *memberPlace
+	for i, p := range places {
+		if p.up == s.cfg.WriterUpstream && p.group != nil && p.hasMember {
+			target = &places[i]
+		}
+	}
+	if target == nil {
+		q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED",
+			fmt.Sprintf("<%s> and <%s> are not both in %s, the directory dirgate can change", memberName, g.Rec.Name, s.cfg.WriterUpstream))
+		return
+	}
+	if err := w.AddMember(q.r.Context(), target.group.Name, memberName, isGroup); err != nil {
 		q.writeFailed(err, "GROUP")
 		return
 	}
@@ -640,12 +719,51 @@ func (q *request) addMember(group, member string, isGroup bool, groupMissing, me
 	q.empty(http.StatusCreated)
 }
 
+// removeMember removes a direct membership from every upstream that has
+// it (Crowd's aggregating removal; non-aggregating: the member's canonical
+// upstream only). When a read-only upstream has it, nothing is changed and
+// the answer is 403, as in Crowd.
 func (q *request) removeMember(group, member string, isGroup bool) {
-	g, w, ok := q.writableGroup(group, http.StatusNotFound)
+	w, ok := q.writer()
 	if !ok {
 		return
 	}
-	if err := w.RemoveMember(q.r.Context(), g.Rec.Name, member, isGroup); err != nil {
+	var memberName, canonical string
+	if isGroup {
+		c, found := q.group(member, http.StatusNotFound)
+		if !found {
+			return
+		}
+		memberName, canonical = c.Rec.Name, c.Upstream
+	} else {
+		u, found := q.user(member, http.StatusNotFound)
+		if !found {
+			return
+		}
+		memberName, canonical = u.Rec.Username, u.Upstream
+	}
+	g, ok := q.group(group, http.StatusNotFound)
+	if !ok {
+		return
+	}
+	var in []memberPlace
+	for _, p := range q.memberPlaces(g.Rec.Name, memberName, canonical, isGroup) {
+		if p.direct {
+			in = append(in, p)
+		}
+	}
+	if len(in) == 0 {
+		q.fail(http.StatusNotFound, "MEMBERSHIP_NOT_FOUND", fmt.Sprintf("<%s> is not a direct member of <%s>", memberName, g.Rec.Name))
+		return
+	}
+	for _, p := range in {
+		if p.up != q.s.cfg.WriterUpstream {
+			q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED",
+				fmt.Sprintf("<%s> is a member of <%s> in %s, which dirgate cannot change", memberName, g.Rec.Name, p.up))
+			return
+		}
+	}
+	if err := w.RemoveMember(q.r.Context(), in[0].group.Name, memberName, isGroup); err != nil {
 		if errors.Is(err, upstream.ErrNotFound) {
 			q.fail(http.StatusNotFound, "MEMBERSHIP_NOT_FOUND", err.Error())
 			return
@@ -677,9 +795,6 @@ func (s *Server) removeUserFromGroup(q *request) {
 	}
 	group, ok := q.required("groupname")
 	if !ok {
-		return
-	}
-	if _, ok := q.user(user, http.StatusNotFound); !ok {
 		return
 	}
 	q.removeMember(group, user, false)
