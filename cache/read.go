@@ -185,11 +185,19 @@ func (s *Store) UserGroups(user string, nested, aggregate bool) []string {
 }
 
 // userGroups returns folded names; mu must be held.
+//
+// Without aggregate (Crowd's non-aggregating mode) the user's groups are
+// those of its own upstream, nesting included: a group that nests the
+// user's group in another upstream does not count, since that upstream
+// never said anything about this user.
 func (s *Store) userGroups(name string, nested, aggregate bool) []string {
 	var direct nameSet
 	s.v.directGroupsOfUser(name, aggregate, &direct)
 	if !nested {
 		return direct.sorted()
+	}
+	if !aggregate {
+		return s.v.ownAncestors(name).sorted()
 	}
 	all := nameSet{list: append([]string(nil), direct.list...)}
 	for _, g := range direct.list {
@@ -262,6 +270,9 @@ func (s *Store) GroupUsers(group string, nested, aggregate bool) []string {
 		return s.userDisplay(us.sorted())
 	}
 	folded := s.cached(closureKey{kind: 'm', name: name, aggregate: aggregate}, func() []string {
+		if !aggregate {
+			return s.v.ownNestedMembers(name).sorted()
+		}
 		var us nameSet
 		s.v.directMembers(name, aggregate, &us, nil)
 		for _, d := range s.v.descendants(name) {

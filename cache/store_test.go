@@ -537,3 +537,23 @@ func TestApplyTooBigForOneTransaction(t *testing.T) {
 		t.Fatal("records lost")
 	}
 }
+
+// Non-aggregating reads keep to the user's own upstream, nesting included:
+// a group that nests the user's group in another upstream does not count.
+func TestNonAggregatingNesting(t *testing.T) {
+	s := open(t, "", "corp", "local")
+	mustSync(t, s, "corp", full([]upstream.User{u("ua", "alice")},
+		[]upstream.Group{g("gd", "devs", "ua"), g("gs", "staff", "gd"), g("gall", "all", "gs")}))
+	mustSync(t, s, "local", full([]upstream.User{u("lc", "carol"), u("la", "alice")},
+		[]upstream.Group{g("ld", "devs", "lc"), g("lq", "qa", "lc", "la"), g("lt", "testers", "lq")}))
+	eq(t, "carol nested, aggregated", s.UserGroups("carol", true, true), []string{"all", "devs", "qa", "staff", "testers"})
+	eq(t, "carol nested, own upstream", s.UserGroups("carol", true, false), []string{"devs", "qa", "testers"})
+	eq(t, "alice nested, own upstream", s.UserGroups("alice", true, false), []string{"all", "devs", "staff"})
+	eq(t, "alice nested, aggregated", s.UserGroups("alice", true, true), []string{"all", "devs", "qa", "staff", "testers"})
+	eq(t, "staff nested members, aggregated", s.GroupUsers("staff", true, true), []string{"alice", "carol"})
+	eq(t, "staff nested members, own upstreams", s.GroupUsers("staff", true, false), []string{"alice"})
+	eq(t, "testers nested members, own upstreams", s.GroupUsers("testers", true, false), []string{"carol"})
+	if s.IsMember("carol", "staff", true, false) || !s.IsMember("carol", "staff", true, true) {
+		t.Fatal("IsMember disagrees with UserGroups")
+	}
+}

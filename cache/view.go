@@ -468,6 +468,68 @@ func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet
 	}
 }
 
+// ownAncestors returns the folded names of the groups user name belongs
+// to in its winning upstream, directly or through that upstream's own
+// nesting (the non-aggregating view).
+func (v *view) ownAncestors(name string) *nameSet {
+	var out nameSet
+	m := v.users[name]
+	if m == nil {
+		return &out
+	}
+	up := v.ups[m.win]
+	queue := []string{m.winner().Key}
+	seen := map[string]bool{}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		for _, gk := range up.parents[k] {
+			g := up.groups[gk]
+			if g == nil || !g.effective || seen[gk] {
+				continue
+			}
+			seen[gk] = true
+			out.add(g.fold)
+			queue = append(queue, gk)
+		}
+	}
+	return &out
+}
+
+// ownNestedMembers returns the folded usernames that are members of group
+// name in some upstream through that upstream's own nesting, counting only
+// users whose winning upstream it is (the non-aggregating view).
+func (v *view) ownNestedMembers(name string) *nameSet {
+	var out nameSet
+	m := v.groups[name]
+	if m == nil {
+		return &out
+	}
+	for i, r := range m.recs {
+		if r == nil || !r.effective {
+			continue
+		}
+		up := v.ups[i]
+		queue := []*groupRec{r}
+		seen := map[string]bool{r.Key: true}
+		for len(queue) > 0 {
+			g := queue[0]
+			queue = queue[1:]
+			for _, mk := range g.Members {
+				if u := up.users[mk]; u != nil {
+					if u.effective && v.users[u.fold] != nil && v.users[u.fold].win == i {
+						out.add(u.fold)
+					}
+				} else if c := up.groups[mk]; c != nil && c.effective && !seen[mk] {
+					seen[mk] = true
+					queue = append(queue, c)
+				}
+			}
+		}
+	}
+	return &out
+}
+
 // ancestors returns every group that contains group name, directly or
 // through nesting, excluding name itself unless it is part of a cycle.
 func (v *view) ancestors(name string) []string {

@@ -47,6 +47,20 @@ type attributeList struct {
 	Attributes []attributeEntity `xml:"attribute" json:"attributes"`
 }
 
+// attributesDoc is an attribute list as a whole response: root element
+// <attributes> (crowd-rest.md §4.4); inside a user or group the same list
+// takes its field's element name.
+type attributesDoc struct{ l *attributeList }
+
+func (d attributesDoc) xmlForm() any {
+	return &struct {
+		XMLName xml.Name `xml:"attributes"`
+		*attributeList
+	}{attributeList: d.l}
+}
+
+func (d attributesDoc) jsonForm() any { return d.l }
+
 // userXML and userJSON are a user; minimal entries carry name and link only.
 type userXML struct {
 	XMLName     xml.Name       `xml:"user"`

@@ -28,15 +28,41 @@ type groupRefs struct {
 }
 
 type userEventXML struct {
-	XMLName   xml.Name `xml:"userEvent"`
-	Operation string   `xml:"operation"`
-	User      *userXML `xml:"user"`
+	XMLName   xml.Name    `xml:"userEvent"`
+	Operation string      `xml:"operation"`
+	User      *userXML    `xml:"user"`
+	Stored    *eventAttrs `xml:"storedAttributes"`
+	Deleted   *eventAttrs `xml:"deletedAttributes"`
 }
 
 type groupEventXML struct {
-	XMLName   xml.Name  `xml:"groupEvent"`
-	Operation string    `xml:"operation"`
-	Group     *groupXML `xml:"group"`
+	XMLName   xml.Name    `xml:"groupEvent"`
+	Operation string      `xml:"operation"`
+	Group     *groupXML   `xml:"group"`
+	Stored    *eventAttrs `xml:"storedAttributes"`
+	Deleted   *eventAttrs `xml:"deletedAttributes"`
+}
+
+// eventAttrs is an event's attribute list (crowd-rest.md §7.1). Created
+// and updated entities carry all their attributes as stored: the journal
+// names what changed, not which attribute went away, so removed
+// attributes are not listed as deleted and reach the client with its next
+// full sync.
+type eventAttrs struct {
+	Attributes []eventAttr `xml:"attribute"`
+}
+
+type eventAttr struct {
+	Name   string   `xml:"name,attr"`
+	Values []string `xml:"values>value"`
+}
+
+func storedAttrs(attrs map[string][]string) *eventAttrs {
+	l := &eventAttrs{}
+	for _, k := range sortedAttrNames(attrs) {
+		l.Attributes = append(l.Attributes, eventAttr{Name: k, Values: attrs[k]})
+	}
+	return l
 }
 
 type userMembershipEventXML struct {
@@ -161,7 +187,7 @@ func (s *Server) renderEvents(q *request, evs []cache.Event, token string) *even
 					op = "CREATED"
 				}
 				ue := v.user(u, false, false, false)
-				l.x = append(l.x, &userEventXML{Operation: op, User: &ue.x})
+				l.x = append(l.x, &userEventXML{Operation: op, User: &ue.x, Stored: storedAttrs(u.Rec.Attributes), Deleted: &eventAttrs{}})
 				l.j = append(l.j, eventJSON{Type: "userEvent", Operation: op, User: &ue.j})
 			} else {
 				name := v.out(e.Name)
@@ -177,7 +203,7 @@ func (s *Server) renderEvents(q *request, evs []cache.Event, token string) *even
 					op = "CREATED"
 				}
 				ge := v.group(g, false, false, false)
-				l.x = append(l.x, &groupEventXML{Operation: op, Group: &ge.x})
+				l.x = append(l.x, &groupEventXML{Operation: op, Group: &ge.x, Stored: storedAttrs(g.Rec.Attributes), Deleted: &eventAttrs{}})
 				l.j = append(l.j, eventJSON{Type: "groupEvent", Operation: op, Group: &ge.j})
 			} else {
 				name := v.out(e.Name)

@@ -87,7 +87,7 @@ func (s *Server) getUserAttributes(q *request) {
 	if !ok {
 		return
 	}
-	q.reply(http.StatusOK, plain{q.v.attributesOf(u.Rec.Attributes, "/user/attribute", "username", q.v.out(u.Rec.Username))})
+	q.reply(http.StatusOK, attributesDoc{q.v.attributesOf(u.Rec.Attributes, "/user/attribute", "username", q.v.out(u.Rec.Username))})
 }
 
 func (s *Server) getGroup(q *request) {
@@ -111,7 +111,7 @@ func (s *Server) getGroupAttributes(q *request) {
 	if !ok {
 		return
 	}
-	q.reply(http.StatusOK, plain{q.v.attributesOf(g.Rec.Attributes, "/group/attribute", "groupname", q.v.out(g.Rec.Name))})
+	q.reply(http.StatusOK, attributesDoc{q.v.attributesOf(g.Rec.Attributes, "/group/attribute", "groupname", q.v.out(g.Rec.Name))})
 }
 
 // groupNames renders a list of group names: paged, minimal or expanded.

@@ -74,12 +74,7 @@ func boolp(b bool) *bool    { return &b }
 // attributesOf turns free-form attributes into the list form, sorted.
 func (v *view) attributesOf(attrs map[string][]string, path, param, name string) *attributeList {
 	l := &attributeList{Link: v.link(path, param, name), Attributes: []attributeEntity{}}
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedAttrNames(attrs) {
 		vals := attrs[k]
 		if vals == nil {
 			vals = []string{}
@@ -88,6 +83,15 @@ func (v *view) attributesOf(attrs map[string][]string, path, param, name string)
 			Link: v.link(path, param, name, "attributename", k)})
 	}
 	return l
+}
+
+func sortedAttrNames(attrs map[string][]string) []string {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // user renders a user. minimal gives name and link only; attrs adds the

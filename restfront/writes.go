@@ -183,12 +183,12 @@ func (q *request) writableUser(name string, missing int) (cache.User, upstream.W
 	return u, w, true
 }
 
-// writableGroup finds a group and its record in the writable upstream. As
-// in Crowd (which updates a group in every directory that has it and lets
-// the application change it), a group the local directory shares with a
-// read-only upstream is changed in its local copy; a group only read-only
-// upstreams have is APPLICATION_PERMISSION_DENIED. Changes must start from
-// the local record, never from the canonical one of another upstream.
+// writableGroup finds a group whose canonical record (the first upstream
+// that has the name, the one every answer shows) is in the writable
+// upstream, with that record. Updates go to the canonical directory
+// (crowd-rest.md §11): a group served from a read-only upstream is 403
+// APPLICATION_PERMISSION_DENIED even when the local directory has a
+// shadowed copy, since changing the copy would change nothing anybody sees.
 func (q *request) writableGroup(name string, missing int) (cache.Group, *upstream.Group, upstream.Writer, bool) {
 	w, ok := q.writer()
 	if !ok {
@@ -199,7 +199,7 @@ func (q *request) writableGroup(name string, missing int) (cache.Group, *upstrea
 		return g, nil, nil, false
 	}
 	rec, local := q.s.store.UpstreamGroup(q.s.cfg.WriterUpstream, g.Rec.Name)
-	if !local {
+	if !local || g.Upstream != q.s.cfg.WriterUpstream {
 		q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED",
 			fmt.Sprintf("group <%s> comes from %s, which dirgate cannot change", g.Rec.Name, g.Upstream))
 		return g, nil, nil, false
