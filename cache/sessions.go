@@ -22,8 +22,13 @@ import (
 
 // Session is one SSO session.
 type Session struct {
-	Token       string    `json:"token"`
-	Username    string    `json:"username"`
+	Token    string `json:"token"`
+	Username string `json:"username"`
+	// Upstream and UserID say whose session it is: the user's upstream and
+	// its external ID (or key). A different user who later gets the same
+	// name (the first deleted or renamed upstream) does not inherit it.
+	Upstream    string    `json:"upstream,omitempty"`
+	UserID      string    `json:"user_id,omitempty"`
 	Application string    `json:"application"`
 	Created     time.Time `json:"created"`
 	LastUsed    time.Time `json:"last_used"`

@@ -268,7 +268,8 @@ func (s *Server) createSession(q *request) {
 		}
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	se := cache.Session{Token: newToken(), Username: u.Rec.Username, Application: q.app.name, Created: now, LastUsed: now,
+	se := cache.Session{Token: newToken(), Username: u.Rec.Username, Upstream: u.Upstream, UserID: userID(u.Rec),
+		Application: q.app.name, Created: now, LastUsed: now,
 		Expires: now.Add(lifetime), Idle: lifetime, Factors: factorMap(factors)}
 	if err := s.store.PutSession(se); err != nil {
 		q.fail(http.StatusInternalServerError, "OPERATION_FAILED", "cannot store the session")
@@ -290,7 +291,7 @@ func (q *request) liveSession(token string) (cache.Session, cache.User, bool) {
 	ok := err == nil
 	if ok {
 		u, ok = s.store.User(se.Username)
-		ok = ok && u.Rec.Active && s.allowed(q.app, u)
+		ok = ok && u.Upstream == se.Upstream && userID(u.Rec) == se.UserID && u.Rec.Active && s.allowed(q.app, u)
 	}
 	if !ok {
 		if err != nil && !errors.Is(err, cache.ErrNoSession) {
@@ -299,6 +300,15 @@ func (q *request) liveSession(token string) (cache.Session, cache.User, bool) {
 		q.fail(http.StatusNotFound, "INVALID_SSO_TOKEN", fmt.Sprintf("Token <%s> does not exist or has expired", token))
 	}
 	return se, u, ok
+}
+
+// userID is what identifies a user across renames: its external ID when
+// the upstream has one, else its key.
+func userID(u *upstream.User) string {
+	if u.ExternalID != "" {
+		return u.ExternalID
+	}
+	return u.Key
 }
 
 func (s *Server) getSession(q *request) {

@@ -954,3 +954,30 @@ func TestSessionLeftoverForNewUser(t *testing.T) {
 	r = e.do(t, call{path: "/session/" + stale.Token})
 	awExpect(t, "stale session", r, http.StatusNotFound, "INVALID_SSO_TOKEN")
 }
+
+// A session belongs to a user, not to a name: when the upstream replaces
+// erin by another erin (deleted and re-created: a new external ID), or
+// when a user of an earlier upstream takes the name over, the old session
+// is invalid; the same user moved to another DN keeps it.
+func TestSessionOwnerReplacedUpstream(t *testing.T) {
+	e := newEnv(t)
+	tok := awCreateSession(t, e, "", "erin", "erin-pw")
+	sync := func(mutate func(u *upstream.User)) {
+		t.Helper()
+		recs := staffRecords()
+		for i := range recs.Users {
+			if recs.Users[i].Username == "erin" {
+				mutate(&recs.Users[i])
+			}
+		}
+		if _, err := e.store.ApplySync(context.Background(), "staff", recs, cache.SyncOptions{MaxDeletePercent: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(func(u *upstream.User) { u.Key = "ue-moved" }) // same external ID, new DN
+	awExpect(t, "session after a DN move", e.do(t, call{path: "/session/" + tok}), http.StatusOK, "")
+	sync(func(u *upstream.User) { u.Key, u.ExternalID = "ue2", "ext-ue2" }) // another erin
+	awExpect(t, "session of a replaced user", e.do(t, call{path: "/session/" + tok}), http.StatusNotFound, "INVALID_SSO_TOKEN")
+	awExpect(t, "validate the replaced user's session", e.do(t, call{method: "POST", path: "/session/" + tok, body: "<validation-factors/>"}),
+		http.StatusNotFound, "INVALID_SSO_TOKEN")
+}
