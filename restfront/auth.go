@@ -35,13 +35,21 @@ const passwordCheckTimeout = 15 * time.Second
 // checkUser authenticates name/password for app: user exists, is active,
 // the password is right at the user's own upstream (a wrong password does
 // not fall through to later upstreams), and the user may use the app.
-func (s *Server) checkUser(ctx context.Context, app *application, name, password, addr string) authOutcome {
+//
+// enduser is the address of the person logging in, for the throttle, when
+// the application says it (a session's remote_address factor); "" when
+// not. The request's own address is the application server's, shared by
+// all its users: counting failures against it would let someone guessing
+// a password through Jira slow that user's real logins down by up to
+// MaxPairDelay, so without an end-user address only the per-name count
+// (at most MaxNameDelay) applies.
+func (s *Server) checkUser(ctx context.Context, app *application, name, password, enduser string) authOutcome {
 	u, ok := s.store.User(name)
 	if !ok {
 		return authOutcome{status: 400, reason: "USER_NOT_FOUND", message: fmt.Sprintf("User <%s> does not exist", name), metric: "unknown_user"}
 	}
 	key := upstream.Fold(name)
-	if d := s.throttle.Delay(key, addr); d > 0 {
+	if d := s.throttle.Delay(key, enduser); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
@@ -63,10 +71,10 @@ func (s *Server) checkUser(ctx context.Context, app *application, name, password
 		s.log.Warn("password check failed at the upstream", "upstream", u.Upstream, "user", u.Rec.Username, "err", err)
 		return authOutcome{user: u, status: 500, reason: "OPERATION_FAILED", message: fmt.Sprintf("the directory of %s cannot check passwords now", u.Upstream), metric: "upstream_error"}
 	case !good:
-		s.throttle.Failure(key, addr)
+		s.throttle.Failure(key, enduser)
 		return authOutcome{user: u, status: 400, reason: "INVALID_USER_AUTHENTICATION", message: "Failed to authenticate principal, password was invalid", metric: "wrong_password"}
 	}
-	s.throttle.Success(key, addr)
+	s.throttle.Success(key, enduser)
 	if !s.allowed(app, u) {
 		return authOutcome{user: u, status: 400, reason: "INVALID_USER_AUTHENTICATION",
 			message: fmt.Sprintf("User <%s> is not allowed to authenticate with the application <%s>", u.Rec.Username, app.name), metric: "not_allowed"}
@@ -104,7 +112,7 @@ func (s *Server) authenticate(q *request) {
 		return
 	}
 	addr := s.clientAddr(q.r).String()
-	o := s.checkUser(q.r.Context(), q.app, name, *body.Value, addr)
+	o := s.checkUser(q.r.Context(), q.app, name, *body.Value, "")
 	s.metrics.userAuth(o.metric)
 	s.logAuth(q, name, addr, o)
 	if o.reason != "" {
@@ -233,7 +241,7 @@ func (s *Server) createSession(q *request) {
 	addr := s.clientAddr(q.r).String()
 	var u cache.User
 	if validate {
-		o := s.checkUser(q.r.Context(), q.app, name, password, addr)
+		o := s.checkUser(q.r.Context(), q.app, name, password, factorMap(factors)["remote_address"])
 		s.metrics.userAuth(o.metric)
 		s.logAuth(q, name, addr, o)
 		if o.reason == "INVALID_USER_AUTHENTICATION" && o.metric == "not_allowed" {

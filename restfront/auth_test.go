@@ -433,42 +433,55 @@ func TestAuthenticationUpstreamError(t *testing.T) {
 	awExpect(t, "carol while staff is down", r, http.StatusOK, "")
 }
 
+// The request's address is the application server's (Jira's), shared by
+// all its users: /authentication counts failures against the name alone,
+// so a guesser going through Jira slows the user down by at most
+// MaxNameDelay; /session counts them against the end user's address too
+// when the remote_address factor gives it.
 func TestAuthenticationThrottle(t *testing.T) {
 	e := newEnv(t)
-	// IPv4 loopback: e.do connects to 127.0.0.1.
-	const addr = "127.0.0.1"
-	if d := e.srv.throttle.Delay("erin", addr); d != 0 {
+	const jira = "127.0.0.1" // e.do connects from the IPv4 loopback
+	if d := e.srv.throttle.Delay("erin", ""); d != 0 {
 		t.Fatalf("fresh throttle delays erin by %v", d)
 	}
 	// A failure (under another spelling of the name) is counted for the
-	// user and the address.
+	// user, not for Jira's address.
 	r := e.do(t, call{method: "POST", path: "/authentication?username=ERIN", body: awPasswordBody("bad", false)})
 	awExpect(t, "wrong password", r, http.StatusBadRequest, "INVALID_USER_AUTHENTICATION")
-	if d := e.srv.throttle.Delay("erin", addr); d != throttle.BaseDelay {
+	if d := e.srv.throttle.Delay("erin", ""); d != throttle.BaseDelay {
 		t.Fatalf("after one failure erin waits %v, want %v", d, throttle.BaseDelay)
+	}
+	if d := e.srv.throttle.Delay("erin", jira); d != 0 {
+		t.Fatalf("the failure was counted against Jira's address too (%v)", d)
+	}
+	for range 4 { // five failures: 100 ms doubled four times is beyond the cap
+		e.do(t, call{method: "POST", path: "/authentication?username=erin", body: awPasswordBody("bad", false)})
+	}
+	if d := e.srv.throttle.Delay("erin", ""); d != throttle.MaxNameDelay {
+		t.Fatalf("after many failures through Jira erin waits %v, want at most %v", d, throttle.MaxNameDelay)
 	}
 	// Unknown users and empty passwords are not counted against anyone.
 	e.do(t, call{method: "POST", path: "/authentication?username=nobody", body: awPasswordBody("bad", false)})
-	if d := e.srv.throttle.Delay("nobody", addr); d != 0 {
+	if d := e.srv.throttle.Delay("nobody", ""); d != 0 {
 		t.Errorf("an unknown user is throttled (%v)", d)
 	}
 	// The next attempt waits the delay before it is checked (a lower
 	// bound: this measures the server's wait, it synchronises nothing).
 	start := time.Now()
 	r = e.do(t, call{method: "POST", path: "/authentication?username=erin", body: awPasswordBody("erin-pw", false)})
-	awExpect(t, "right password after a failure", r, http.StatusOK, "")
-	if el := time.Since(start); el < throttle.BaseDelay {
-		t.Errorf("the attempt after a failure took %v, less than the %v delay", el, throttle.BaseDelay)
+	awExpect(t, "right password after failures", r, http.StatusOK, "")
+	if el := time.Since(start); el < throttle.MaxNameDelay {
+		t.Errorf("the attempt after the failures took %v, less than the %v delay", el, throttle.MaxNameDelay)
 	}
-	// Success clears the name-and-address count.
-	if d := e.srv.throttle.Delay("erin", addr); d != 0 {
-		t.Errorf("after a success erin still waits %v", d)
-	}
-	// Session creation goes through the same check.
-	r = e.do(t, call{method: "POST", path: "/session", body: awAuthContext("carol", "bad", false)})
+	// Sessions: the end user's address from the remote_address factor.
+	const browser = "192.0.2.44"
+	r = e.do(t, call{method: "POST", path: "/session", body: awAuthContext("carol", "bad", false, "remote_address", browser)})
 	awExpect(t, "session with a wrong password", r, http.StatusBadRequest, "INVALID_USER_AUTHENTICATION")
-	if d := e.srv.throttle.Delay("carol", addr); d == 0 {
-		t.Errorf("a failed session login is not throttled")
+	if d := e.srv.throttle.Delay("carol", browser); d != throttle.BaseDelay {
+		t.Errorf("a failed session login from %s: delay %v, want %v", browser, d, throttle.BaseDelay)
+	}
+	if d := e.srv.throttle.Delay("carol", jira); d != 0 {
+		t.Errorf("a failed session login was counted against Jira's address (%v)", d)
 	}
 }
 

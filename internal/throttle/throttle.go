@@ -60,7 +60,9 @@ func backoffFor(n int, limit time.Duration) time.Duration {
 }
 
 // Delay is how long an attempt for name from addr waits before it is
-// checked (addr may be empty when unknown).
+// checked. An empty addr (the client is not known: a Crowd application
+// asking on behalf of its users) counts toward the name alone, so it is
+// never delayed more than MaxNameDelay.
 func (t *Throttle) Delay(name, addr string) time.Duration {
 	if t.tracked.Load() == 0 {
 		return 0
@@ -69,6 +71,12 @@ func (t *Throttle) Delay(name, addr string) time.Duration {
 	defer t.mu.Unlock()
 	now := t.now()
 	var d time.Duration
+	if addr == "" {
+		if f := t.live(t.names, name, now); f != nil {
+			return backoffFor(f.n, MaxNameDelay)
+		}
+		return 0
+	}
 	if f := t.live(t.pairs, name+"\x00"+addr, now); f != nil {
 		d = backoffFor(f.n, MaxPairDelay)
 	}
@@ -100,9 +108,13 @@ func (t *Throttle) Failure(name, addr string) {
 	defer t.mu.Unlock()
 	now := t.now()
 	for _, e := range []struct {
-		m map[string]*failures
-		k string
-	}{{t.pairs, name + "\x00" + addr}, {t.names, name}} {
+		m    map[string]*failures
+		k    string
+		skip bool
+	}{{t.pairs, name + "\x00" + addr, addr == ""}, {t.names, name, false}} {
+		if e.skip {
+			continue // no client address: the name's count only
+		}
 		f := t.live(e.m, e.k, now)
 		if f == nil {
 			if len(e.m) >= maxTracked {

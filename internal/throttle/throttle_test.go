@@ -36,3 +36,20 @@ func TestThrottle(t *testing.T) {
 		t.Fatalf("after the window: %v", d)
 	}
 }
+
+// Without a client address only the name counts, capped at MaxNameDelay.
+func TestUnknownAddress(t *testing.T) {
+	th := New()
+	for range 10 {
+		th.Failure("alice", "")
+	}
+	if d := th.Delay("alice", ""); d != MaxNameDelay {
+		t.Fatalf("delay %v, want %v", d, MaxNameDelay)
+	}
+	if d := th.Delay("alice", "192.0.2.1"); d != MaxNameDelay {
+		t.Fatalf("from a known address: %v, want %v", d, MaxNameDelay)
+	}
+	if len(th.pairs) != 0 {
+		t.Fatalf("pairs recorded without an address: %v", th.pairs)
+	}
+}
