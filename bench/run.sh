@@ -2,7 +2,7 @@
 # Runs dirgate's benchmarks against a real slapd on a generated directory
 # (100,000 users, 10,000 groups, 500,000 memberships with one level of
 # nesting unless DIRGATE_BENCH_USERS / _GROUPS / _MEMBERSHIPS say otherwise)
-# and prints the README's table. Needs slapd (make deps). Takes a few
+# and prints the README's tables. Needs slapd (make deps). Takes a few
 # minutes; raw output goes to bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,10 +10,14 @@ mkdir -p bench/out
 out="bench/out/bench-$(date -u +%Y%m%dT%H%M%SZ).txt"
 go test -run '^$' -bench 'FullSync|IncrementalSync|UserLookup' -benchtime "${BENCHTIME:-3x}" -timeout 60m ./bench/ | tee "$out"
 go test -run '^$' -bench 'LDAPSideBySide' -benchtime 1x -timeout 60m ./bench/ 2>&1 | grep -v '^time=' | tee -a "$out"
+# The Crowd REST frontend: logins, nested groups, /group/membership and a
+# Jira-like full sync (server and load generator in one process).
+go test -run '^$' -bench 'REST' -benchtime 1x -timeout 60m ./bench/ 2>&1 | grep -v '^time=' | tee -a "$out"
 
 awk '
 function ms(ns) { return sprintf("%.1f ms", ns / 1e6) }
 function us(ns) { return sprintf("%.1f µs", ns / 1e3) }
+function dur(msec) { return msec >= 1000 ? sprintf("%.1f s", msec / 1e3) : sprintf("%.1f ms", msec) }
 /^BenchmarkFullSync/ {
 	for (i = 1; i <= NF; i++) {
 		if ($i == "ns/op") full = $(i-1)
@@ -31,6 +35,12 @@ function us(ns) { return sprintf("%.1f µs", ns / 1e3) }
 }
 /^BenchmarkLDAPSideBySide/ {
 	for (i = 3; i <= NF; i++) if ($i !~ /^[0-9.e+-]+$/) m[$i] = $(i-1)
+}
+/^BenchmarkREST/ {
+	# r[name, unit]: name is the benchmark without its -GOMAXPROCS suffix.
+	name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkREST/, "", name)
+	for (i = 3; i <= NF; i++) if ($i !~ /^[0-9.e+-]+$/) r[name, $i] = $(i-1)
+	rest = 1
 }
 /^BenchmarkSlapdUserLookup/ {
 	for (i = 1; i <= NF; i++) { if ($i == "ns/lookup") sl = $(i-1); if ($i == "p99-ns/lookup") sp = $(i-1) }
@@ -52,4 +62,33 @@ END {
 	printf "| nested membership vs dirgate own uid search | | | %.2f× |\n", m["member-vs-uid"]
 	printf "| bind as a user (ops/s; dirgate passes it on to slapd) | %d | %d | %.2f× slower |\n", m["slapd-bind-ops/s"], m["dirgate-bind-ops/s"], m["bind-throughput-ratio"]
 	printf "| dirgate peak RSS under the load / during its first sync | | %d MiB / %d MiB | |\n", m["dirgate-load-peak-RSS-MiB"], m["dirgate-sync-peak-RSS-MiB"]
+	if (!rest) exit
+	print ""
+	print "| Crowd REST login, local user, argon2id m=19 MiB t=2 | clients | ms per login (wall) | logins/s | p50 | p99 | peak RSS growth |"
+	print "|---|---|---|---|---|---|---|"
+	split("cold warm", modes, " "); split("1 8 64", concs, " ")
+	label["cold"] = "cold: first login of each user"; label["warm"] = "warm: the same users again"
+	for (x = 1; x <= 2; x++) for (y = 1; y <= 3; y++) {
+		n = "Authentication/" modes[x] "/c=" concs[y]
+		if ((n, "ns/op") in r)
+			printf "| %s | %d | %.1f | %.1f | %s | %s | %d MiB |\n", label[modes[x]], concs[y], r[n, "ns/op"] / 1e6, r[n, "req/s"],
+				dur(r[n, "p50-ms"]), dur(r[n, "p99-ms"]), r[n, "peak-RSS-growth-MiB"]
+	}
+	print ""
+	print "| Crowd REST reads (100k users / 10k groups unless resized) | result | target |"
+	print "|---|---|---|"
+	for (v = 1; v <= 2; v++) {
+		n = v == 1 ? "NestedGroups/names" : "NestedGroups/expand=group"
+		if ((n, "req/s") in r)
+			printf "| `/user/group/nested` max-results=-1%s, 64 keep-alive clients (p50 / p99, req/s) | %s / %s, %d req/s | p99 ≤ 5 ms |\n",
+				v == 1 ? "" : " expand=group", dur(r[n, "p50-ms"]), dur(r[n, "p99-ms"]), r[n, "req/s"]
+	}
+	n = "GroupMembership/membership"
+	if ((n, "ns/op") in r)
+		printf "| `/group/membership` (time, size, peak RSS growth) | %.2f s, %.1f MB, +%d MiB | ≤ 5 s, ≤ 100 MB |\n",
+			r[n, "ns/op"] / 1e9, r[n, "resp-bytes"] / 1e6, r[n, "peak-RSS-growth-MiB"]
+	n = "GroupMembership/full-sync"
+	if ((n, "ns/op") in r)
+		printf "| Jira-like full sync: all users, all groups (expanded), /group/membership (total time = users + groups + memberships, peak RSS growth) | %.2f s = %.2f + %.2f + %.2f s, +%d MiB | |\n",
+			r[n, "ns/op"] / 1e9, r[n, "users-s"], r[n, "groups-s"], r[n, "membership-s"], r[n, "peak-RSS-growth-MiB"]
 }' "$out"

@@ -1,0 +1,294 @@
+package bench
+
+// Benchmarks of the Crowd REST frontend (restfront) on the generated
+// directory (the same generator and sync as the other benchmarks, so the
+// numbers compare). The server runs in this process, as `dirgate serve`
+// configures it (GOGC 60, an application with a production argon2id hash,
+// aggregated memberships), and the load generator beside it on the same
+// cores: request rates include the client's share of the CPU. Results are
+// metrics, never asserted. Run with -benchtime 1x:
+//
+//	go test -run '^$' -bench REST -benchtime 1x ./bench/
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirgate/dirgate/bench/ldapload"
+)
+
+// authConcurrency are the client concurrencies of the login benchmark.
+var authConcurrency = []int{1, 8, 64}
+
+// authRequests is the number of logins of one measurement at concurrency
+// c: enough for every client to log in a few times.
+func authRequests(c int) int { return max(envInt("DIRGATE_BENCH_AUTH_REQUESTS", 64), 4*c) }
+
+const authBody = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><password><value>` + restUserPW + `</value></password>`
+
+// reportLoad reports a closed-loop run: ns/op is wall time per request
+// (the inverse of the rate; at concurrency 1 the mean latency).
+func reportLoad(b *testing.B, r loadResult) {
+	if r.errs > 0 {
+		b.Fatalf("%d requests failed, first: %v", r.errs, r.firstErr)
+	}
+	if r.ok == 0 {
+		b.Fatal("no request completed in the window")
+	}
+	b.ReportMetric(float64(r.elapsed.Nanoseconds())/float64(r.ok), "ns/op")
+	b.ReportMetric(r.rps(), "req/s")
+	b.ReportMetric(ms(r.hist.Quantile(0.50)), "p50-ms")
+	b.ReportMetric(ms(r.hist.Quantile(0.99)), "p99-ms")
+	b.ReportMetric(ms(r.hist.Mean()), "mean-ms")
+	b.ReportMetric(r.cpuPerReq(), "cpu-µs/req")
+	b.ReportMetric(r.otherCores(), "other-procs-cores")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// BenchmarkRESTAuthentication: POST /authentication?username=U with the
+// right password, for users of the local directory whose hashes have the
+// production argon2id parameters (secret.Hash: 19 MiB, 2 passes), at
+// concurrency 1, 8 and 64:
+//
+//   - cold: every request is a user's first login since the server
+//     started (distinct users, none seen before);
+//   - warm: at concurrency c, c users log in again and again, each of
+//     them logged in once before the measurement: where a server that
+//     remembers verified passwords would be faster. (restfront remembers
+//     the application's password only; a user's is checked by its
+//     upstream every time, so warm costs what cold does.)
+//
+// Reports ns/op (wall time per login), req/s, p50/p99/mean latency, the
+// process's CPU per login and its peak RSS growth while the logins ran.
+func BenchmarkRESTAuthentication(b *testing.B) {
+	defer productionGC()()
+	cold := 0
+	for _, c := range authConcurrency {
+		cold += authRequests(c)
+	}
+	maxConc := authConcurrency[len(authConcurrency)-1]
+	e := newRESTEnv(b, cold, maxConc)
+	login := func(c *restClient, user string) (int64, error) {
+		return c.do("POST", "/authentication?username="+user, []byte(authBody), io.Discard)
+	}
+	run := func(b *testing.B, conc int, users func(n int) []string) {
+		c := newRESTClient(e.base, conc)
+		defer c.close()
+		n := authRequests(conc)
+		var all loadResult
+		var growth, alloc float64
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			us := users(n)
+			w := watchRSS()
+			stopProfile := profileWindow(b)
+			b.StartTimer()
+			r := runCount(conc, n, func(_ int, _ *rand.Rand, i int) (int64, error) { return login(c, us[i]) })
+			b.StopTimer()
+			stopProfile()
+			g, a := w.done()
+			growth, alloc = max(growth, g), alloc+a
+			if i == 0 {
+				all = r
+			} else {
+				all.ok, all.errs, all.elapsed, all.cpu, all.machine = all.ok+r.ok, all.errs+r.errs, all.elapsed+r.elapsed, all.cpu+r.cpu, all.machine+r.machine
+				all.hist.Merge(&r.hist)
+			}
+			b.StartTimer()
+		}
+		b.StopTimer()
+		fmt.Fprintf(os.Stderr, "bench: REST login %s: %s, peak RSS +%.0f MiB\n", strings.TrimPrefix(b.Name(), "BenchmarkRESTAuthentication/"), &all, growth)
+		reportLoad(b, all)
+		b.ReportMetric(growth, "peak-RSS-growth-MiB")
+		b.ReportMetric(alloc/float64(all.ok), "alloc-MiB/req")
+	}
+	b.Run("cold", func(b *testing.B) {
+		for _, conc := range authConcurrency {
+			b.Run(fmt.Sprintf("c=%d", conc), func(b *testing.B) {
+				run(b, conc, func(n int) []string { return e.takeCold(b, n) })
+			})
+		}
+	})
+	// Log every warm user in once; then, at concurrency c, the first c
+	// warm users log in again and again, in turn.
+	c := newRESTClient(e.base, maxConc)
+	if r := runCount(maxConc, len(e.warm), func(_ int, _ *rand.Rand, i int) (int64, error) { return login(c, e.warm[i]) }); r.errs > 0 {
+		b.Fatalf("first logins of the warm users: %v", r.firstErr)
+	}
+	c.close()
+	b.Run("warm", func(b *testing.B) {
+		for _, conc := range authConcurrency {
+			b.Run(fmt.Sprintf("c=%d", conc), func(b *testing.B) {
+				run(b, conc, func(n int) []string {
+					us := make([]string, n)
+					for i := range us {
+						us[i] = e.warm[i%conc]
+					}
+					return us
+				})
+			})
+		}
+	})
+}
+
+// BenchmarkRESTNestedGroups: GET /user/group/nested?username=U&max-results=-1
+// for random users of the directory, by 64 clients over keep-alive
+// connections, back to back for DIRGATE_BENCH_DURATION after a warm-up of
+// a fifth of it; the names only (what Jira asks) and with expand=group.
+// Reports req/s and p50/p99/mean latency (closed loop: mean latency is
+// 64 / rate), response size and the process's CPU per request.
+func BenchmarkRESTNestedGroups(b *testing.B) {
+	defer productionGC()()
+	e := newRESTEnv(b, 0, 0)
+	uids := ldapload.UIDs(nUsers)
+	dur := restDuration()
+	const conc = restMaxConns
+	for _, v := range []struct{ name, query string }{
+		{"names", "&max-results=-1"},
+		{"expand=group", "&max-results=-1&expand=group"},
+	} {
+		paths := ldapload.Table(nUsers, func(i int) string { return "/user/group/nested?username=" + uids[i] + v.query })
+		b.Run(v.name, func(b *testing.B) {
+			c := newRESTClient(e.base, conc)
+			defer c.close()
+			// Every user of the generated directory is in a group.
+			t := newTally("<group ")
+			if _, err := c.do("GET", paths[0], nil, t); err != nil || t.counts[0] == 0 {
+				b.Fatalf("%s: %d groups, error %v", paths[0], t.counts[0], err)
+			}
+			var r loadResult
+			b.ResetTimer()
+			stopProfile := profileWindow(b)
+			for i := 0; i < b.N; i++ {
+				r = runFor(conc, dur/5, dur, func(_ int, rng *rand.Rand, _ int) (int64, error) {
+					return c.do("GET", paths[rng.IntN(len(paths))], nil, io.Discard)
+				})
+			}
+			b.StopTimer()
+			stopProfile()
+			fmt.Fprintf(os.Stderr, "bench: REST nested groups %s, %d clients: %s\n", v.name, conc, &r)
+			reportLoad(b, r)
+			b.ReportMetric(float64(r.bytes)/float64(r.ok), "B/resp")
+		})
+	}
+}
+
+// BenchmarkRESTGroupMembership:
+//
+//   - membership: GET /group/membership, every group with its direct
+//     users and child groups, the client reading the stream and throwing
+//     it away. Reports the wall time (ns/op), the response size, and the
+//     process's peak RSS growth and Go allocations during the request.
+//     One unmeasured request comes first.
+//   - full-sync: what Jira's full synchronisation of a Crowd directory
+//     asks, one after the other: every user expanded (POST /search
+//     entity-type=user, <null-search-restriction/>, max-results=-1,
+//     expand=user), every group (the same with entity-type=group), then
+//     /group/membership. Reports the total time (ns/op), each step's time
+//     and size, the entities returned, and the peak RSS growth of the
+//     whole sequence.
+func BenchmarkRESTGroupMembership(b *testing.B) {
+	defer productionGC()()
+	e := newRESTEnv(b, 0, 0)
+	users, groups := e.store.Counts()
+	c := newRESTClient(e.base, 1)
+	defer c.close()
+	get := func(b *testing.B, method, path string, body []byte, t *tally) time.Duration {
+		t0 := time.Now()
+		if _, err := c.do(method, path, body, t); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+
+	b.Run("membership", func(b *testing.B) {
+		first := get(b, "GET", "/group/membership", nil, newTally())
+		var growth, alloc, others float64
+		var t *tally
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			t = newTally("<membership ", "<user ", "<group ")
+			w := watchRSS()
+			o := startOthers()
+			stopProfile := profileWindow(b)
+			b.StartTimer()
+			get(b, "GET", "/group/membership", nil, t)
+			b.StopTimer()
+			stopProfile()
+			others = max(others, o.cores())
+			g, a := w.done()
+			growth, alloc = max(growth, g), max(alloc, a)
+			b.StartTimer()
+		}
+		b.StopTimer()
+		if int(t.counts[0]) != groups {
+			b.Logf("/group/membership listed %d groups, the store has %d", t.counts[0], groups)
+		}
+		perOp := b.Elapsed() / time.Duration(b.N)
+		fmt.Fprintf(os.Stderr, "bench: REST /group/membership: %s (first %s), %.1f MB, %d groups, %d user and %d group memberships, peak RSS +%.0f MiB, %.0f MiB allocated, other processes %.2f cores\n",
+			perOp.Round(time.Millisecond), first.Round(time.Millisecond), float64(t.n)/1e6, t.counts[0], t.counts[1], t.counts[2], growth, alloc, others)
+		b.ReportMetric(float64(t.n), "resp-bytes")
+		b.ReportMetric(float64(t.counts[1]+t.counts[2]), "memberships")
+		b.ReportMetric(growth, "peak-RSS-growth-MiB")
+		b.ReportMetric(alloc, "alloc-MiB")
+		b.ReportMetric(others, "other-procs-cores")
+	})
+
+	b.Run("full-sync", func(b *testing.B) {
+		search := func(kind string) (string, []byte) {
+			return "/search?entity-type=" + kind + "&start-index=0&max-results=-1&expand=" + kind,
+				[]byte(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><null-search-restriction/>`)
+		}
+		userPath, body := search("user")
+		groupPath, _ := search("group")
+		var growth, alloc, others float64
+		var tu, tg, tm *tally
+		var du, dg, dm time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			tu, tg, tm = newTally("<user "), newTally("<group "), newTally("<membership ")
+			w := watchRSS()
+			o := startOthers()
+			stopProfile := profileWindow(b)
+			b.StartTimer()
+			du = get(b, "POST", userPath, body, tu)
+			dg = get(b, "POST", groupPath, body, tg)
+			dm = get(b, "GET", "/group/membership", nil, tm)
+			b.StopTimer()
+			stopProfile()
+			others = max(others, o.cores())
+			g, a := w.done()
+			growth, alloc = max(growth, g), max(alloc, a)
+			b.StartTimer()
+		}
+		b.StopTimer()
+		if int(tu.counts[0]) != users {
+			// Not a timing: a full sync that misses users is wrong.
+			b.Logf("the user search returned %d users, the store has %d", tu.counts[0], users)
+		}
+		if int(tg.counts[0]) != groups {
+			b.Logf("the group search returned %d groups, the store has %d", tg.counts[0], groups)
+		}
+		fmt.Fprintf(os.Stderr, "bench: REST full sync: users %s (%.1f MB, %d of %d), groups %s (%.1f MB, %d of %d), memberships %s (%.1f MB); peak RSS +%.0f MiB, %.0f MiB allocated, other processes %.2f cores\n",
+			du.Round(time.Millisecond), float64(tu.n)/1e6, tu.counts[0], users, dg.Round(time.Millisecond), float64(tg.n)/1e6, tg.counts[0], groups,
+			dm.Round(time.Millisecond), float64(tm.n)/1e6, growth, alloc, others)
+		b.ReportMetric(du.Seconds(), "users-s")
+		b.ReportMetric(dg.Seconds(), "groups-s")
+		b.ReportMetric(dm.Seconds(), "membership-s")
+		b.ReportMetric(float64(tu.n+tg.n+tm.n), "resp-bytes")
+		b.ReportMetric(float64(tu.counts[0]), "users")
+		b.ReportMetric(float64(tg.counts[0]), "groups")
+		b.ReportMetric(growth, "peak-RSS-growth-MiB")
+		b.ReportMetric(alloc, "alloc-MiB")
+		b.ReportMetric(others, "other-procs-cores")
+	})
+}
