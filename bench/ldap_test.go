@@ -147,16 +147,7 @@ func startDirgate(b *testing.B, s *slapdtest.Server, dir string) *dirgateProc {
 }
 
 func startDirgateT(b testing.TB, s *slapdtest.Server, dir string) *dirgateProc {
-	bin := filepath.Join(dir, "dirgate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dirgate").CombinedOutput(); err != nil {
-		b.Fatalf("building dirgate: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(b)
 	hash, err := secret.Hash("bench-service")
 	if err != nil {
 		b.Fatal(err)
@@ -169,7 +160,13 @@ ldap:
   service_accounts: [{name: bench, password_hash: %q}]
 rest: {listen: ""}
 upstreams:
-  - name: staff
+%s`, dir, addr, hash, ldapUpstreamConfig(s))
+	return runServe(b, dir, cfg, addr)
+}
+
+// ldapUpstreamConfig is the configuration of upstream "staff" on s.
+func ldapUpstreamConfig(s *slapdtest.Server) string {
+	return fmt.Sprintf(`  - name: staff
     type: ldap
     urls: [%s]
     bind_dn: %s
@@ -179,12 +176,40 @@ upstreams:
     page_size: 1000
     bind_connections: 16
     refresh: {interval: 24h, full_every: 24h}
-`, dir, addr, hash, s.URL(), s.AdminDN(), s.AdminPassword(), s.PeopleDN(), s.GroupsDN())
+`, s.URL(), s.AdminDN(), s.AdminPassword(), s.PeopleDN(), s.GroupsDN())
+}
+
+// freeAddr returns a loopback address nothing listens on (for a child's
+// configuration; the port is free when asked, which is what a benchmark
+// needs).
+func freeAddr(b testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runServe builds dirgate, starts `dirgate serve` with cfg (its data_dir
+// is dir/data), and waits until every upstream has synced and the work
+// that follows a sync is done.
+func runServe(b testing.TB, dir, cfg, addr string) *dirgateProc {
+	bin := filepath.Join(dir, "dirgate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dirgate").CombinedOutput(); err != nil {
+		b.Fatalf("building dirgate: %v\n%s", err, out)
+	}
 	cfgPath := filepath.Join(dir, "dirgate.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	if cpus := os.Getenv("DIRGATE_BENCH_SERVER_CPUS"); cpus != "" {
+		// Pin the server to these CPUs (taskset -c syntax), e.g. to keep
+		// it off the load generator's: taskset -c 0 go test ... with
+		// DIRGATE_BENCH_SERVER_CPUS=1.
+		cmd = exec.Command("taskset", "-c", cpus, bin, "serve", "--config", cfgPath)
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -197,9 +222,14 @@ upstreams:
 		}
 		if c, err := admin.Dial(filepath.Join(dir, "data")); err == nil {
 			st, err := c.Status(context.Background())
-			if err == nil && len(st.Upstreams) == 1 && st.Upstreams[0].State == "connected" {
-				fmt.Fprintf(os.Stderr, "bench: dirgate synced %d users, %d groups in %s\n",
-					st.Upstreams[0].Users, st.Upstreams[0].Groups, time.Since(start).Round(time.Second))
+			ready := err == nil && len(st.Upstreams) > 0
+			users, groups := 0, 0
+			for _, u := range st.Upstreams {
+				ready = ready && u.Synced && u.State == "connected"
+				users, groups = users+u.Users, groups+u.Groups
+			}
+			if ready {
+				fmt.Fprintf(os.Stderr, "bench: dirgate synced %d users, %d groups in %s\n", users, groups, time.Since(start).Round(time.Second))
 				break
 			}
 		}

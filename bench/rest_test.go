@@ -2,10 +2,13 @@ package bench
 
 // Benchmarks of the Crowd REST frontend (restfront) on the generated
 // directory (the same generator and sync as the other benchmarks, so the
-// numbers compare). The server runs in this process, as `dirgate serve`
-// configures it (GOGC 60, an application with a production argon2id hash,
-// aggregated memberships), and the load generator beside it on the same
-// cores: request rates include the client's share of the CPU. Results are
+// numbers compare). The server is `dirgate serve` in its own process (its
+// own heap and garbage collector, GOGC 60, an application with a
+// production argon2id hash, aggregated memberships), the load generator
+// this process, on the same cores: request rates include the client's
+// share of the CPU, and CPU per request counts both processes. With
+// DIRGATE_BENCH_REST_INPROCESS=1 the server runs in this process instead
+// (for DIRGATE_BENCH_CPUPROFILE, which then profiles both sides). Results are
 // metrics, never asserted. Run with -benchtime 1x:
 //
 //	go test -run '^$' -bench REST -benchtime 1x ./bench/
@@ -14,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +72,6 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // Reports ns/op (wall time per login), req/s, p50/p99/mean latency, the
 // process's CPU per login and its peak RSS growth while the logins ran.
 func BenchmarkRESTAuthentication(b *testing.B) {
-	defer productionGC()()
 	cold := 0
 	for _, c := range authConcurrency {
 		cold += authRequests(c)
@@ -107,7 +111,9 @@ func BenchmarkRESTAuthentication(b *testing.B) {
 		fmt.Fprintf(os.Stderr, "bench: REST login %s: %s, peak RSS +%.0f MiB\n", strings.TrimPrefix(b.Name(), "BenchmarkRESTAuthentication/"), &all, growth)
 		reportLoad(b, all)
 		b.ReportMetric(growth, "peak-RSS-growth-MiB")
-		b.ReportMetric(alloc/float64(all.ok), "alloc-MiB/req")
+		if servePID == 0 { // the Go heap of the process measured
+			b.ReportMetric(alloc/float64(all.ok), "alloc-MiB/req")
+		}
 	}
 	b.Run("cold", func(b *testing.B) {
 		for _, conc := range authConcurrency {
@@ -145,7 +151,6 @@ func BenchmarkRESTAuthentication(b *testing.B) {
 // Reports req/s and p50/p99/mean latency (closed loop: mean latency is
 // 64 / rate), response size and the process's CPU per request.
 func BenchmarkRESTNestedGroups(b *testing.B) {
-	defer productionGC()()
 	e := newRESTEnv(b, 0, 0)
 	uids := ldapload.UIDs(nUsers)
 	dur := restDuration()
@@ -163,12 +168,32 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			if _, err := c.do("GET", paths[0], nil, t); err != nil || t.counts[0] == 0 {
 				b.Fatalf("%s: %d groups, error %v", paths[0], t.counts[0], err)
 			}
+			// The load itself goes through lean keep-alive connections
+			// (rawConn): net/http's client would cost more CPU per request
+			// than the server, on the same two cores.
+			conns := make([]*rawConn, conc)
+			reqs := make([][]byte, len(paths))
+			for i := range conns {
+				rc, err := dialRaw(e.base, c.auth)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer rc.close()
+				conns[i] = rc
+			}
+			u, _ := url.Parse(e.base)
+			for i, p := range paths {
+				reqs[i] = conns[0].request(u.Path + p)
+			}
 			var r loadResult
+			if p := envInt("DIRGATE_BENCH_CLIENT_PROCS", 0); p > 0 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
+			}
 			b.ResetTimer()
 			stopProfile := profileWindow(b)
 			for i := 0; i < b.N; i++ {
-				r = runFor(conc, dur/5, dur, func(_ int, rng *rand.Rand, _ int) (int64, error) {
-					return c.do("GET", paths[rng.IntN(len(paths))], nil, io.Discard)
+				r = runFor(conc, dur/5, dur, func(w int, rng *rand.Rand, _ int) (int64, error) {
+					return conns[w].do(reqs[rng.IntN(len(reqs))])
 				})
 			}
 			b.StopTimer()
@@ -195,9 +220,8 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 //     and size, the entities returned, and the peak RSS growth of the
 //     whole sequence.
 func BenchmarkRESTGroupMembership(b *testing.B) {
-	defer productionGC()()
 	e := newRESTEnv(b, 0, 0)
-	users, groups := e.store.Counts()
+	users, groups := e.users, e.groups
 	c := newRESTClient(e.base, 1)
 	defer c.close()
 	get := func(b *testing.B, method, path string, body []byte, t *tally) time.Duration {
@@ -238,7 +262,9 @@ func BenchmarkRESTGroupMembership(b *testing.B) {
 		b.ReportMetric(float64(t.n), "resp-bytes")
 		b.ReportMetric(float64(t.counts[1]+t.counts[2]), "memberships")
 		b.ReportMetric(growth, "peak-RSS-growth-MiB")
-		b.ReportMetric(alloc, "alloc-MiB")
+		if servePID == 0 { // the Go heap of the process measured
+			b.ReportMetric(alloc, "alloc-MiB")
+		}
 		b.ReportMetric(others, "other-procs-cores")
 	})
 
@@ -288,7 +314,9 @@ func BenchmarkRESTGroupMembership(b *testing.B) {
 		b.ReportMetric(float64(tu.counts[0]), "users")
 		b.ReportMetric(float64(tg.counts[0]), "groups")
 		b.ReportMetric(growth, "peak-RSS-growth-MiB")
-		b.ReportMetric(alloc, "alloc-MiB")
+		if servePID == 0 { // the Go heap of the process measured
+			b.ReportMetric(alloc, "alloc-MiB")
+		}
 		b.ReportMetric(others, "other-procs-cores")
 	})
 }

@@ -28,7 +28,9 @@ import (
 	"github.com/dirgate/dirgate/bench/ldapload"
 	"github.com/dirgate/dirgate/cache"
 	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/internal/slapdtest"
 	"github.com/dirgate/dirgate/restfront"
+	"github.com/dirgate/dirgate/restfront/admin"
 	"github.com/dirgate/dirgate/upstream"
 	"github.com/dirgate/dirgate/upstream/local"
 )
@@ -49,9 +51,8 @@ const (
 // upstream "staff") and a local directory ("internal") whose users have
 // argon2id hashes with the production parameters (secret.Hash).
 type restEnv struct {
-	store *cache.Store
-	srv   *restfront.Server
-	base  string // http://addr/rest/usermanagement/1
+	base          string // http://addr/rest/usermanagement/1
+	users, groups int    // in the directory
 
 	// cold are local users no request has authenticated yet; coldNext is
 	// the next one to hand out. warm are local users for repeated logins.
@@ -66,6 +67,95 @@ type restEnv struct {
 func newRESTEnv(b *testing.B, coldUsers, warmUsers int) *restEnv {
 	s := directory(b)
 	tmp := b.TempDir()
+	e := &restEnv{}
+	var seed strings.Builder
+	seed.WriteString("users:\n")
+	names := make([]string, 0, coldUsers+warmUsers)
+	for i := range coldUsers {
+		e.cold = append(e.cold, fmt.Sprintf("cold-%05d", i))
+	}
+	for i := range warmUsers {
+		e.warm = append(e.warm, fmt.Sprintf("warm-%05d", i))
+	}
+	names = append(append(names, e.cold...), e.warm...)
+	t0 := time.Now()
+	hashes := hashAll(b, len(names))
+	for i, n := range names {
+		fmt.Fprintf(&seed, "  - {username: %s, first_name: Bench, last_name: %s, email: %s@example.com, password_hash: %q}\n", n, n, n, hashes[i])
+	}
+	seedFile := filepath.Join(tmp, "seed.yaml")
+	if err := os.WriteFile(seedFile, []byte(seed.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d local users with production argon2id hashes made in %s\n", len(names), time.Since(t0).Round(100*time.Millisecond))
+	}
+	appHash, err := secret.Hash(restAppPW)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if os.Getenv("DIRGATE_BENCH_REST_INPROCESS") != "" {
+		e.startInProcess(b, s, tmp, seedFile, appHash)
+	} else {
+		e.startServe(b, s, tmp, seedFile, appHash)
+	}
+	// The application's own password is checked once (argon2id) and then
+	// remembered: pay that before anything is measured.
+	c := newRESTClient(e.base, 1)
+	if _, err := c.do("GET", "/config/cookie", nil, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	c.close()
+	return e
+}
+
+// servePID is the `dirgate serve` process the REST benchmarks measure; 0
+// when the server runs in this process (DIRGATE_BENCH_REST_INPROCESS).
+var servePID int
+
+// startServe runs the server as production does: `dirgate serve` in its
+// own process (its own heap and garbage collector, GOGC 60), syncing the
+// directory from slapd itself. CPU and RSS figures then cover that process
+// (plus this one's, the load generator's, for CPU per request).
+func (e *restEnv) startServe(b *testing.B, s *slapdtest.Server, dir, seedFile, appHash string) {
+	addr := freeAddr(b)
+	cfg := fmt.Sprintf(`data_dir: %s/data
+base_dn: dc=example,dc=com
+log: {level: warn}
+ldap: {listen: ""}
+rest:
+  listen: %s
+  applications:
+    - name: %s
+      password_hash: %q
+      remote_addresses: [127.0.0.1]
+      permissions: [read, write]
+upstreams:
+%s  - name: %s
+    type: local
+    seed_file: %s
+`, dir, addr, restApp, appHash, ldapUpstreamConfig(s), localUpName, seedFile)
+	p := runServe(b, dir, cfg, addr)
+	servePID = p.cmd.Process.Pid
+	b.Cleanup(func() { servePID = 0 })
+	c, err := admin.Dial(filepath.Join(dir, "data"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := c.Status(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, u := range st.Upstreams {
+		e.users, e.groups = e.users+u.Users, e.groups+u.Groups
+	}
+	e.base = "http://" + addr + restPrefix
+}
+
+// startInProcess runs the server in this process (for CPU profiles of
+// both sides: DIRGATE_BENCH_CPUPROFILE).
+func (e *restEnv) startInProcess(b *testing.B, s *slapdtest.Server, tmp, seedFile, appHash string) {
+	b.Cleanup(productionGC())
 	store, err := cache.Open(cache.Options{Dir: filepath.Join(tmp, "store"), Upstreams: []string{staffUpName, localUpName}})
 	if err != nil {
 		b.Fatal(err)
@@ -84,35 +174,7 @@ func newRESTEnv(b *testing.B, coldUsers, warmUsers int) *restEnv {
 		b.Fatalf("synced %d users, %d groups", run.Result.Users, run.Result.Groups)
 	}
 	fmt.Fprintf(os.Stderr, "bench: REST store synced %d users, %d groups in %s\n", nUsers, nGroups, time.Since(t0).Round(100*time.Millisecond))
-
-	e := &restEnv{}
-	var seed strings.Builder
-	seed.WriteString("users:\n")
-	names := make([]string, 0, coldUsers+warmUsers)
-	for i := range coldUsers {
-		e.cold = append(e.cold, fmt.Sprintf("cold-%05d", i))
-	}
-	for i := range warmUsers {
-		e.warm = append(e.warm, fmt.Sprintf("warm-%05d", i))
-	}
-	names = append(append(names, e.cold...), e.warm...)
-	t0 = time.Now()
-	hashes := hashAll(b, len(names))
-	for i, n := range names {
-		fmt.Fprintf(&seed, "  - {username: %s, first_name: Bench, last_name: %s, email: %s@example.com, password_hash: %q}\n", n, n, n, hashes[i])
-	}
-	seedFile := filepath.Join(tmp, "seed.yaml")
-	if err := os.WriteFile(seedFile, []byte(seed.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	lu, err := local.Open(localUpName, local.Config{SeedFile: seedFile}, store, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(names) > 0 {
-		fmt.Fprintf(os.Stderr, "bench: %d local users with production argon2id hashes made in %s\n", len(names), time.Since(t0).Round(100*time.Millisecond))
-	}
-	appHash, err := secret.Hash(restAppPW)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,15 +199,8 @@ func newRESTEnv(b *testing.B, coldUsers, warmUsers int) *restEnv {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	e.store, e.srv, e.base = store, srv, "http://"+srv.Addr()+restPrefix
-	// The application's own password is checked once (argon2id) and then
-	// remembered: pay that before anything is measured.
-	c := newRESTClient(e.base, 1)
-	if _, err := c.do("GET", "/config/cookie", nil, io.Discard); err != nil {
-		b.Fatal(err)
-	}
-	c.close()
-	return e
+	e.users, e.groups = store.Counts()
+	e.base = "http://" + srv.Addr() + restPrefix
 }
 
 // hashAll makes n production-cost argon2id hashes of restUserPW (each
@@ -469,10 +524,12 @@ type rssWatch struct {
 }
 
 func watchRSS() *rssWatch {
-	runtime.GC()
-	debug.FreeOSMemory()
+	if servePID == 0 {
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
 	w := &rssWatch{}
-	w.hwm = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+	w.hwm = os.WriteFile(procPath("clear_refs"), []byte("5"), 0) == nil
 	w.base = procStatusMiB("VmRSS")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -512,9 +569,18 @@ func (w *rssWatch) done() (growthMiB, allocMiB float64) {
 	return max(peak-w.base, 0), float64(ms.TotalAlloc-w.alloc0) / (1 << 20)
 }
 
-// procStatusMiB reads a kB field of /proc/self/status, in MiB.
+// procPath is a /proc file of the measured server: this process, or the
+// `dirgate serve` child.
+func procPath(name string) string {
+	if servePID != 0 {
+		return fmt.Sprintf("/proc/%d/%s", servePID, name)
+	}
+	return "/proc/self/" + name
+}
+
+// procStatusMiB reads a kB field of the server's /proc status, in MiB.
 func procStatusMiB(field string) float64 {
-	raw, err := os.ReadFile("/proc/self/status")
+	raw, err := os.ReadFile(procPath("status"))
 	if err != nil {
 		return 0
 	}
@@ -586,11 +652,23 @@ func machineBusy() time.Duration {
 	return time.Duration(busy) * time.Second / clkTck
 }
 
-// selfCPU is the user+system CPU time this process has used.
+// selfCPU is the user+system CPU time this process (the load generator,
+// and the server when it runs here) and the `dirgate serve` child have
+// used.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	own := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if servePID != 0 {
+		raw, err := os.ReadFile(procPath("stat"))
+		if err == nil {
+			f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			own += time.Duration(ut+st) * time.Second / 100
+		}
+	}
+	return own
 }

@@ -13,25 +13,30 @@ import (
 // Accept header says. It is written as it is read, a group at a time, so
 // 100,000 users in 10,000 groups never sit in memory as one document.
 func (s *Server) memberships(q *request) {
-	q.w.Header().Set("Content-Type", "application/xml")
+	q.w.Header()["Content-Type"] = hdrXML
 	q.w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(q.w, 64<<10)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(q.w)
+	defer func() {
+		bw.Reset(nil)
+		writerPool.Put(bw)
+	}()
 	_, _ = bw.WriteString(xml.Header + "<memberships>")
 	var err error
 	s.store.Groups("", func(g cache.Group) bool {
 		name := g.Rec.Name
 		_, _ = bw.WriteString(`<membership group="`)
-		escapeAttr(bw, q.v.out(name))
+		writeXMLAttr(bw, q.v.out(name))
 		_, _ = bw.WriteString(`"><users>`)
 		for _, u := range s.store.GroupUsers(name, false, q.app.aggregate) {
 			_, _ = bw.WriteString(`<user name="`)
-			escapeAttr(bw, q.v.out(u))
+			writeXMLAttr(bw, q.v.out(u))
 			_, _ = bw.WriteString(`"/>`)
 		}
 		_, _ = bw.WriteString(`</users><groups>`)
 		for _, c := range s.store.GroupChildren(name, false) {
 			_, _ = bw.WriteString(`<group name="`)
-			escapeAttr(bw, q.v.out(c))
+			writeXMLAttr(bw, q.v.out(c))
 			_, _ = bw.WriteString(`"/>`)
 		}
 		_, err = bw.WriteString(`</groups></membership>`)
@@ -39,10 +44,4 @@ func (s *Server) memberships(q *request) {
 	})
 	_, _ = bw.WriteString("</memberships>")
 	_ = bw.Flush()
-}
-
-// escapeAttr writes s as XML attribute content (dropping characters XML
-// cannot carry).
-func escapeAttr(w *bufio.Writer, s string) {
-	_ = xml.EscapeText(w, []byte(stripInvalidXML(s)))
 }

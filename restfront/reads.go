@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/dirgate/dirgate/cache"
-	"github.com/dirgate/dirgate/upstream"
 )
 
 // required returns a query parameter or answers 400 ILLEGAL_ARGUMENT.
@@ -130,7 +129,7 @@ func (q *request) groupNames(names []string) {
 			}
 			continue
 		}
-		lw.group(q.v.group(cache.Group{Rec: &upstream.Group{Name: names[i]}}, true, false, false))
+		lw.minimal(names[i])
 	}
 	lw.end()
 }
@@ -150,7 +149,7 @@ func (q *request) userNames(names []string) {
 			}
 			continue
 		}
-		lw.user(q.v.user(cache.User{Rec: &upstream.User{Username: names[i]}}, true, false, false))
+		lw.minimal(names[i])
 	}
 	lw.end()
 }

@@ -122,8 +122,9 @@ func (s *Server) wrap(label string, rt route) http.Handler {
 	return http.HandlerFunc(func(hw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		w := &statusWriter{ResponseWriter: hw}
-		w.Header().Set("X-Embedded-Crowd-Version", crowdVersion)
-		w.Header().Set("Cache-Control", "no-cache, no-store")
+		h := w.Header()
+		h["X-Embedded-Crowd-Version"] = hdrVersion
+		h["Cache-Control"] = hdrNoCache
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -141,7 +142,9 @@ func (s *Server) wrap(label string, rt route) http.Handler {
 		if !ok {
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if r.ContentLength != 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		q := &request{s: s, w: w, r: r, app: app, json: wantsJSON(r), q: r.URL.Query()}
 		q.v = &view{s: s, app: app, base: baseURL(r, s.prefixFor(r.URL.Path))}
 		if rt.write && !app.write {

@@ -148,7 +148,10 @@ func (s *Server) search(q *request, r restriction.Restriction) {
 	if kind == "user" {
 		full := q.expand("user")
 		emit := func(u cache.User) func() {
-			return func() { lw.user(q.v.user(u, !full, false, full && attrs)) }
+			if !full {
+				return func() { lw.minimal(u.Rec.Username) }
+			}
+			return func() { lw.user(q.v.user(u, false, false, attrs)) }
 		}
 		for _, u := range s.userCandidates(r) {
 			if !take(restriction.Match(r, userProps{u}), emit(u)) {
@@ -163,7 +166,10 @@ func (s *Server) search(q *request, r restriction.Restriction) {
 	}
 	full := q.expand("group")
 	emit := func(g cache.Group) func() {
-		return func() { lw.group(q.v.group(g, !full, false, full && attrs)) }
+		if !full {
+			return func() { lw.minimal(g.Rec.Name) }
+		}
+		return func() { lw.group(q.v.group(g, false, false, attrs)) }
 	}
 	if name, ok := restriction.Exact(r, restriction.KeyName); ok {
 		if g, found := s.store.Group(name); found {

@@ -29,6 +29,15 @@ import (
 // implement the API of Crowd 5.x.
 const crowdVersion = "Crowd/5.1.6"
 
+// Header values set on most responses, shared rather than allocated per
+// request (net/http copies the map, never these slices).
+var (
+	hdrVersion = []string{crowdVersion}
+	hdrNoCache = []string{"no-cache, no-store"}
+	hdrJSON    = []string{"application/json"}
+	hdrXML     = []string{"application/xml"}
+)
+
 // Limits on what a request may ask.
 const (
 	maxBody        = 1 << 20 // request bodies
@@ -138,7 +147,7 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, p := range s.prefixes {
 		if strings.HasPrefix(r.URL.Path, p) {
-			w.Header().Set("X-Embedded-Crowd-Version", crowdVersion)
+			w.Header()["X-Embedded-Crowd-Version"] = hdrVersion
 			break
 		}
 	}
@@ -274,9 +283,9 @@ func (q *request) reply(status int, e entity) {
 // client checks the JSON one to the letter, crowd-rest.md T6).
 func (q *request) contentType() {
 	if q.json {
-		q.w.Header().Set("Content-Type", "application/json")
+		q.w.Header()["Content-Type"] = hdrJSON
 	} else {
-		q.w.Header().Set("Content-Type", "application/xml")
+		q.w.Header()["Content-Type"] = hdrXML
 	}
 }
 

@@ -153,6 +153,15 @@ type groupEntity struct {
 func (g *groupEntity) xmlForm() any  { return &g.x }
 func (g *groupEntity) jsonForm() any { return &g.j }
 
+// userMinimal and groupMinimal are the minimal entries for a name.
+func (v *view) userMinimal(name string) *userEntity {
+	return v.user(cache.User{Rec: &upstream.User{Username: name}}, true, false, false)
+}
+
+func (v *view) groupMinimal(name string) *groupEntity {
+	return v.group(cache.Group{Rec: &upstream.Group{Name: name}}, true, false, false)
+}
+
 func (v *view) group(g cache.Group, minimal, attrs, expandAttrs bool) *groupEntity {
 	r := g.Rec
 	name := v.out(r.Name)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -138,6 +139,22 @@ func Verify(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	verifySlots <- struct{}{}
+	defer func() { <-verifySlots }()
+	if verifyHook != nil {
+		verifyHook()
+	}
 	key := argon2.IDKey([]byte(password), pr.salt, pr.t, pr.m, pr.p, uint32(len(pr.key)))
 	return subtle.ConstantTimeCompare(key, pr.key) == 1, nil
 }
+
+// verifySlots bounds the argon2id computations running at once to the
+// number of CPUs: each holds its memory parameter (19 MiB by default) for
+// its whole run, and more of them at once than there are CPUs only share
+// the CPUs more slowly while holding more memory. 64 logins arriving
+// together would otherwise take 1.2 GiB; queued, they take a CPU's worth
+// of memory each and finish in arrival order.
+var verifySlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// verifyHook, when set (tests), runs inside a slot.
+var verifyHook func()

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,5 +100,41 @@ func TestVerifierRemembersOnlyRightPasswords(t *testing.T) {
 	}
 	if v.Check("x", "", "") {
 		t.Fatal("an empty hash matched")
+	}
+}
+
+// At most GOMAXPROCS argon2id computations run at once, however many
+// logins arrive together.
+func TestVerifyConcurrencyBounded(t *testing.T) {
+	h, err := HashParams("pw", 64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur, peak atomic.Int32
+	verifyHook = func() {
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		runtime.Gosched()
+		cur.Add(-1)
+	}
+	defer func() { verifyHook = nil }()
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := Verify(h, "pw"); !ok || err != nil {
+				t.Error("verify failed", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := int(peak.Load()); p < 1 || p > cap(verifySlots) {
+		t.Fatalf("peak %d concurrent verifications, slots %d", p, cap(verifySlots))
 	}
 }

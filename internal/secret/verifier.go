@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	gohash "hash"
+	"io"
 	"sync"
 	"time"
 )
@@ -16,9 +18,10 @@ import (
 // HMAC of the password under a key that exists only in this process's
 // memory, per account and hash, so a changed hash invalidates it.
 type Verifier struct {
-	key []byte
-	ttl time.Duration
-	max int
+	key  []byte
+	ttl  time.Duration
+	max  int
+	macs sync.Pool // HMAC-SHA256 states under key, reset before use
 
 	mu       sync.Mutex
 	verified map[string]verified
@@ -45,13 +48,19 @@ func (v *Verifier) Check(account, hash, password string) bool {
 		_, _ = Verify(dummyHash(), password)
 		return false
 	}
-	m := hmac.New(sha256.New, v.key)
-	m.Write([]byte(account))
+	m, _ := v.macs.Get().(gohash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, v.key)
+	}
+	m.Reset()
+	var buf [sha256.Size]byte
+	io.WriteString(m, account)
 	m.Write([]byte{0})
-	m.Write([]byte(hash))
+	io.WriteString(m, hash)
 	m.Write([]byte{0})
-	m.Write([]byte(password))
-	mac := m.Sum(nil)
+	io.WriteString(m, password)
+	mac := m.Sum(buf[:0])
+	v.macs.Put(m)
 	v.mu.Lock()
 	e, ok := v.verified[account]
 	v.mu.Unlock()
@@ -73,7 +82,7 @@ func (v *Verifier) Check(account, hash, password string) bool {
 			}
 		}
 	}
-	v.verified[account] = verified{mac: mac, expires: time.Now().Add(v.ttl)}
+	v.verified[account] = verified{mac: append([]byte(nil), mac...), expires: time.Now().Add(v.ttl)}
 	v.mu.Unlock()
 	return true
 }
