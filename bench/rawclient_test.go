@@ -113,4 +113,3 @@ func (rc *rawConn) do(req []byte) (int64, error) {
 }
 
 func (rc *rawConn) close() error { return rc.c.Close() }
-
