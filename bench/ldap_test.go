@@ -211,6 +211,9 @@ func runServe(b testing.TB, dir, cfg, addr string) *dirgateProc {
 		cmd = exec.Command("taskset", "-c", cpus, bin, "serve", "--config", cfgPath)
 	}
 	cmd.Stderr = os.Stderr
+	if p := os.Getenv("DIRGATE_BENCH_SERVER_GOMAXPROCS"); p != "" {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+p)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
