@@ -193,11 +193,17 @@ func basicAuth(r *http.Request) (name, password string, ok bool) {
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return "", "", false
 	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
+	enc := strings.TrimSpace(h[len(prefix):])
+	var buf [256]byte
+	dst := buf[:]
+	if base64.StdEncoding.DecodedLen(len(enc)) > len(buf) {
+		dst = make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	}
+	n, err := base64.StdEncoding.Decode(dst, []byte(enc))
 	if err != nil {
 		return "", "", false
 	}
-	name, password, ok = strings.Cut(string(b), ":")
+	name, password, ok = strings.Cut(string(dst[:n]), ":")
 	return name, password, ok
 }
 

@@ -27,14 +27,15 @@ func (q *request) beginList(users bool) *listWriter {
 	bw := writerPool.Get().(*bufio.Writer)
 	bw.Reset(q.w)
 	lw := &listWriter{q: q, bw: bw, first: true, users: users}
-	kind, expand := "groups", "group"
-	if users {
-		kind, expand = "users", "user"
-	}
-	if q.json {
-		_, _ = lw.bw.WriteString(`{"expand":"` + expand + `","` + kind + `":[`)
-	} else {
-		_, _ = lw.bw.WriteString(xml.Header + `<` + kind + ` expand="` + expand + `">`)
+	switch {
+	case q.json && users:
+		_, _ = lw.bw.WriteString(`{"expand":"user","users":[`)
+	case q.json:
+		_, _ = lw.bw.WriteString(`{"expand":"group","groups":[`)
+	case users:
+		_, _ = lw.bw.WriteString(xml.Header + `<users expand="user">`)
+	default:
+		_, _ = lw.bw.WriteString(xml.Header + `<groups expand="group">`)
 	}
 	return lw
 }

@@ -145,8 +145,8 @@ func (s *Server) wrap(label string, rt route) http.Handler {
 		if r.ContentLength != 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
-		q := &request{s: s, w: w, r: r, app: app, json: wantsJSON(r), q: r.URL.Query()}
-		q.v = &view{s: s, app: app, base: baseURL(r, s.prefixFor(r.URL.Path))}
+		q := &request{s: s, w: w, r: r, app: app, json: wantsJSON(r)}
+		q.v = &view{s: s, app: app, base: s.baseURL(r, s.prefixFor(r.URL.Path))}
 		if rt.write && !app.write {
 			q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED",
 				fmt.Sprintf("application %s may not change the directory (its permissions lack write)", app.name))
@@ -165,13 +165,26 @@ func (s *Server) prefixFor(path string) string {
 	return s.prefixes[0]
 }
 
-// baseURL is the API root as the client reached it, for links.
-func baseURL(r *http.Request, prefix string) string {
+// baseURL is the API root as the client reached it, for links. The last
+// one made is kept: an application reaches dirgate under one name, so the
+// string need not be built for every request.
+func (s *Server) baseURL(r *http.Request, prefix string) string {
+	tls := r.TLS != nil
+	if b := s.lastBase.Load(); b != nil && b.tls == tls && b.host == r.Host && b.prefix == prefix {
+		return b.url
+	}
 	scheme := "http"
-	if r.TLS != nil {
+	if tls {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + prefix
+	b := &baseCache{tls: tls, host: r.Host, prefix: prefix, url: scheme + "://" + r.Host + prefix}
+	s.lastBase.Store(b)
+	return b.url
+}
+
+type baseCache struct {
+	tls               bool
+	host, prefix, url string
 }
 
 // ready answers 200 once every upstream has data to serve (a first sync,

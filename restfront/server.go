@@ -14,8 +14,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dirgate/dirgate/cache"
@@ -87,8 +89,10 @@ type Server struct {
 
 	http *http.Server
 	ln   net.Listener
-	ctx  context.Context
-	stop context.CancelFunc
+
+	lastBase atomic.Pointer[baseCache]
+	ctx      context.Context
+	stop     context.CancelFunc
 }
 
 // New prepares the frontend; Start listens.
@@ -207,15 +211,18 @@ type request struct {
 	app  *application
 	v    *view
 	json bool // respond in JSON
-	q    map[string][]string
 }
 
 // wantsJSON: JSON on Accept: application/json, XML otherwise (crowd-rest.md T4).
 func wantsJSON(r *http.Request) bool {
 	for _, a := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(a, ",") {
-			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		for a != "" {
+			var part string
+			part, a, _ = strings.Cut(a, ",")
+			mt, _, _ := strings.Cut(part, ";") // parameters do not matter
+			mt = strings.TrimSpace(mt)
+			if strings.EqualFold(mt, "application/json") ||
+				len(mt) > 5 && strings.EqualFold(mt[len(mt)-5:], "+json") && strings.HasPrefix(strings.ToLower(mt), "application/") {
 				return true
 			}
 		}
@@ -223,23 +230,59 @@ func wantsJSON(r *http.Request) bool {
 	return false
 }
 
-func (q *request) param(name string) string {
-	if v := q.q[name]; len(v) > 0 {
-		return v[0]
+// params calls fn with each value of the query parameter name, in order,
+// until fn returns false. It reads the raw query as url.ParseQuery does
+// ('+' is a space, pairs with bad escapes or ';' are dropped) without
+// building its map: most requests ask for two or three parameters once.
+func (q *request) params(name string, fn func(string) bool) {
+	raw := q.r.URL.RawQuery
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		if k != name {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			var err error
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		if !fn(v) {
+			return
+		}
 	}
-	return ""
+}
+
+// param is the first value of a query parameter, "" when absent.
+func (q *request) param(name string) string {
+	var out string
+	q.params(name, func(v string) bool { out = v; return false })
+	return out
 }
 
 // expand reports whether expand=... names what (repeatable, comma-separated).
 func (q *request) expand(what string) bool {
-	for _, v := range q.q["expand"] {
-		for _, p := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), what) {
-				return true
-			}
+	found := false
+	q.params("expand", func(v string) bool {
+		for v != "" && !found {
+			var p string
+			p, v, _ = strings.Cut(v, ",")
+			found = strings.EqualFold(strings.TrimSpace(p), what)
 		}
-	}
-	return false
+		return !found
+	})
+	return found
 }
 
 // page returns start-index and max-results. -1 means all (Jira's full

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	gohash "hash"
-	"io"
 	"sync"
 	"time"
 )
@@ -21,10 +20,18 @@ type Verifier struct {
 	key  []byte
 	ttl  time.Duration
 	max  int
-	macs sync.Pool // HMAC-SHA256 states under key, reset before use
+	macs sync.Pool // *macState: HMAC-SHA256 under key, reset before use
 
 	mu       sync.Mutex
 	verified map[string]verified
+}
+
+// macState is a reusable HMAC computation: the hash state, the message
+// buffer (cleared after use: it held a password) and the sum.
+type macState struct {
+	h   gohash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 type verified struct {
@@ -48,23 +55,21 @@ func (v *Verifier) Check(account, hash, password string) bool {
 		_, _ = Verify(dummyHash(), password)
 		return false
 	}
-	m, _ := v.macs.Get().(gohash.Hash)
-	if m == nil {
-		m = hmac.New(sha256.New, v.key)
+	st, _ := v.macs.Get().(*macState)
+	if st == nil {
+		st = &macState{h: hmac.New(sha256.New, v.key)}
 	}
-	m.Reset()
-	var buf [sha256.Size]byte
-	io.WriteString(m, account)
-	m.Write([]byte{0})
-	io.WriteString(m, hash)
-	m.Write([]byte{0})
-	io.WriteString(m, password)
-	mac := m.Sum(buf[:0])
-	v.macs.Put(m)
+	st.h.Reset()
+	st.buf = append(append(append(append(append(st.buf[:0], account...), 0), hash...), 0), password...)
+	st.h.Write(st.buf)
+	clear(st.buf)
+	var mac [sha256.Size]byte
+	copy(mac[:], st.h.Sum(st.sum[:0]))
+	v.macs.Put(st)
 	v.mu.Lock()
 	e, ok := v.verified[account]
 	v.mu.Unlock()
-	if ok && time.Now().Before(e.expires) && hmac.Equal(e.mac, mac) {
+	if ok && time.Now().Before(e.expires) && hmac.Equal(e.mac, mac[:]) {
 		return true
 	}
 	good, err := Verify(hash, password)
@@ -82,7 +87,7 @@ func (v *Verifier) Check(account, hash, password string) bool {
 			}
 		}
 	}
-	v.verified[account] = verified{mac: append([]byte(nil), mac...), expires: time.Now().Add(v.ttl)}
+	v.verified[account] = verified{mac: append([]byte(nil), mac[:]...), expires: time.Now().Add(v.ttl)}
 	v.mu.Unlock()
 	return true
 }
