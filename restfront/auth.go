@@ -194,14 +194,22 @@ func factorMap(l []validationFactor) map[string]string {
 
 const tokenAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
-// newToken returns 24 random alphanumerics (Crowd's token shape).
+// newToken returns 24 random alphanumerics (Crowd's token shape, about
+// 143 bits). Bytes at or above the largest multiple of 62 are drawn again,
+// so every character is equally likely.
 func newToken() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = tokenAlphabet[int(b[i])%len(tokenAlphabet)]
+	const n, limit = 24, 256 - 256%len(tokenAlphabet)
+	out := make([]byte, 0, n)
+	var buf [32]byte
+	for len(out) < n {
+		_, _ = rand.Read(buf[:])
+		for _, c := range buf {
+			if int(c) < limit && len(out) < n {
+				out = append(out, tokenAlphabet[int(c)%len(tokenAlphabet)])
+			}
+		}
 	}
-	return string(b)
+	return string(out)
 }
 
 // sessionEntity renders a session with its user.
