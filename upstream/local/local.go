@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dirgate/dirgate/cache"
 	"github.com/dirgate/dirgate/internal/secret"
@@ -139,6 +141,16 @@ func checkName(kind, name string) error {
 	}
 	if len(name) > 255 {
 		return fmt.Errorf("%s name is longer than 255 bytes", kind)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%s name %q is not valid UTF-8", kind, name)
+	}
+	for _, r := range name {
+		// Control characters cannot travel in XML and make DNs and logs
+		// ambiguous; U+FFFE/U+FFFF are not characters.
+		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF {
+			return fmt.Errorf("%s name %q contains the control character %U", kind, name, r)
+		}
 	}
 	return nil
 }

@@ -211,8 +211,13 @@ func TestWriterErrors(t *testing.T) {
 	if _, err := l.CreateUser(ctx, upstream.User{Username: "Alice"}, ""); !errors.Is(err, upstream.ErrExists) {
 		t.Fatalf("duplicate: %v", err)
 	}
-	if _, err := l.CreateUser(ctx, upstream.User{Username: " x"}, ""); err == nil {
-		t.Fatal("leading space accepted")
+	for _, bad := range []string{" x", "x ", "a\nb", "nul\x00", "bad\xffutf8", "del\x7f", "\uFFFE"} {
+		if _, err := l.CreateUser(ctx, upstream.User{Username: bad}, ""); err == nil {
+			t.Fatalf("user name %q accepted", bad)
+		}
+		if _, err := l.CreateGroup(ctx, upstream.Group{Name: bad}); err == nil {
+			t.Fatalf("group name %q accepted", bad)
+		}
 	}
 	if err := l.DeleteUser(ctx, "nobody"); !errors.Is(err, upstream.ErrNotFound) {
 		t.Fatalf("delete unknown: %v", err)
