@@ -36,7 +36,18 @@ type SyncOptions struct {
 	MaxDeletePercent int
 	// AllowDeletes applies the sync whatever it deletes.
 	AllowDeletes bool
+	// LinkByEmail files each user of the sync under the username of the
+	// one user of an earlier upstream with the same e-mail address, so
+	// that both records are one user of the merged view (the earlier one
+	// wins; memberships aggregate). The original name is kept in the
+	// attribute LinkedFromAttr. Linking is decided when this upstream
+	// syncs: a change of address in the earlier upstream takes effect at
+	// the linking upstream's next sync.
+	LinkByEmail bool
 }
+
+// LinkedFromAttr is the attribute that keeps a linked user's own name.
+const LinkedFromAttr = "linked_from"
 
 // ApplyResult counts what an apply changed.
 type ApplyResult struct {
@@ -121,7 +132,11 @@ func (s *Store) ApplySync(ctx context.Context, up string, res *upstream.SyncResu
 	if err != nil {
 		return ApplyResult{}, err
 	}
-	cs := s.diff(st, res.Users, res.Groups, res.Full)
+	users := res.Users
+	if opts.LinkByEmail {
+		users = s.linkByEmail(st, users)
+	}
+	cs := s.diff(st, users, res.Groups, res.Full)
 	for _, k := range res.DeletedUsers {
 		if st.users[k] != nil && !slices.Contains(cs.delUsers, k) {
 			cs.delUsers = append(cs.delUsers, k)
@@ -143,6 +158,38 @@ func (s *Store) ApplySync(ctx context.Context, up string, res *upstream.SyncResu
 	cs.cursor, cs.setCursor = res.Cursor, true
 	cs.markSynced = true
 	return s.apply(ctx, st, cs, false)
+}
+
+// linkByEmail returns users with the names of the earlier upstreams' users
+// they link to (see SyncOptions.LinkByEmail). An address shared by several
+// earlier users links to none of them. applyMu is held.
+func (s *Store) linkByEmail(st *upState, users []upstream.User) []upstream.User {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]upstream.User, len(users))
+	for i, u := range users {
+		out[i] = u
+		if u.Email == "" {
+			continue
+		}
+		var target *userRec
+		n := 0
+		for _, fn := range s.v.emails[upstream.Fold(u.Email)] {
+			if m := s.v.users[fn]; m != nil && m.win < st.idx {
+				target, n = m.winner(), n+1
+			}
+		}
+		if n != 1 || upstream.Fold(target.Username) == upstream.Fold(u.Username) {
+			continue
+		}
+		attrs := make(map[string][]string, len(u.Attributes)+1)
+		for k, v := range u.Attributes {
+			attrs[k] = v
+		}
+		attrs[LinkedFromAttr] = []string{u.Username}
+		out[i].Username, out[i].Attributes = target.Username, attrs
+	}
+	return out
 }
 
 func exceeds(deleted, total, pct int) bool {

@@ -25,6 +25,9 @@ type Target struct {
 	FullEvery time.Duration
 	// MaxDeletePercent is the deletion guard (see SyncOptions).
 	MaxDeletePercent int
+	// LinkByEmail links the upstream's users to earlier upstreams' users
+	// by e-mail address (see SyncOptions).
+	LinkByEmail bool
 }
 
 // Refresher runs each upstream's syncs on its schedule, with exponential
@@ -224,7 +227,7 @@ func (r *Refresher) syncOnce(ctx context.Context, t *target, req SyncRequest) (S
 	var ar ApplyResult
 	if err == nil {
 		run.Full = res.Full
-		ar, err = r.store.ApplySync(ctx, t.Name, res, SyncOptions{MaxDeletePercent: t.MaxDeletePercent, AllowDeletes: req.AllowDeletes})
+		ar, err = r.store.ApplySync(ctx, t.Name, res, SyncOptions{MaxDeletePercent: t.MaxDeletePercent, AllowDeletes: req.AllowDeletes, LinkByEmail: t.LinkByEmail})
 	}
 	run.Duration = time.Since(run.Started)
 	if err != nil && ctx.Err() != nil {

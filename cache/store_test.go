@@ -557,3 +557,54 @@ func TestNonAggregatingNesting(t *testing.T) {
 		t.Fatal("IsMember disagrees with UserGroups")
 	}
 }
+
+// link_by: email files a later upstream's user under the earlier user with
+// the same address: one user, the earlier record wins, memberships
+// aggregate; ambiguous addresses link nothing; re-syncing changes nothing.
+func TestLinkByEmail(t *testing.T) {
+	s := open(t, "", "corp", "cloud")
+	mustSync(t, s, "corp", full([]upstream.User{u("ua", "alice"), u("uc", "carol"), u("ud", "dan")},
+		[]upstream.Group{g("gd", "devs", "ua")}))
+	// carol and dan share an address: nobody links to them.
+	mustSync(t, s, "corp", &upstream.SyncResult{Users: []upstream.User{func() upstream.User { x := u("ud", "dan"); x.Email = "carol@example.com"; return x }()}})
+	cloudUser := func(key, email string) upstream.User {
+		return upstream.User{Key: key, ExternalID: key, Username: email, Email: strings.ToUpper(email), DisplayName: "Cloud " + email, Active: true}
+	}
+	res := full([]upstream.User{cloudUser("acc-1", "alice@example.com"), cloudUser("acc-2", "bob@cloud.example"), cloudUser("acc-3", "carol@example.com")},
+		[]upstream.Group{g("cg", "jira-users", "acc-1", "acc-2", "acc-3")})
+	link := func() ApplyResult {
+		r, err := s.ApplySync(context.Background(), "cloud", res, SyncOptions{MaxDeletePercent: 100, LinkByEmail: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	link()
+	a, ok := s.User("alice")
+	if !ok || a.Upstream != "corp" {
+		t.Fatalf("alice: %+v", a)
+	}
+	if _, ok := s.User("alice@example.com"); ok {
+		t.Fatal("the linked cloud account is also served under its own name")
+	}
+	eq(t, "alice's groups, aggregated", s.UserGroups("alice", false, true), []string{"devs", "jira-users"})
+	eq(t, "alice's groups, her own upstream's", s.UserGroups("alice", false, false), []string{"devs"})
+	eq(t, "jira-users members", s.GroupUsers("jira-users", false, true), []string{"alice", "bob@cloud.example", "carol@example.com"})
+	if rec, ok := s.UpstreamUser("cloud", "alice"); !ok || rec.Attributes[LinkedFromAttr][0] != "alice@example.com" {
+		t.Fatalf("the cloud record: %+v", rec)
+	}
+	if _, ok := s.User("carol@example.com"); !ok {
+		t.Fatal("an address two earlier users share must not link")
+	}
+	head := s.Head()
+	if r := link(); r.Changed() || s.Head() != head {
+		t.Fatalf("re-linking unchanged data changed the store: %+v", r)
+	}
+	// Without the option the accounts stay apart.
+	s2 := open(t, "", "corp", "cloud")
+	mustSync(t, s2, "corp", full([]upstream.User{u("ua", "alice")}, nil))
+	mustSync(t, s2, "cloud", res)
+	if _, ok := s2.User("alice@example.com"); !ok {
+		t.Fatal("linked without link_by")
+	}
+}

@@ -111,7 +111,7 @@ func openRuntime(cfg *config.Config, log *slog.Logger, withUpstreams bool) (_ *r
 		}
 		rt.ups = append(rt.ups, up)
 		t := cache.Target{Name: u.Name, Type: u.Type, Interval: u.Refresh.Interval, FullEvery: u.Refresh.FullEvery,
-			MaxDeletePercent: *u.MaxDeletePercent}
+			MaxDeletePercent: *u.MaxDeletePercent, LinkByEmail: u.LinkBy == "email"}
 		if s, ok := up.(upstream.Syncer); ok {
 			t.Syncer = s
 		}

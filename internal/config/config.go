@@ -110,6 +110,10 @@ type Upstream struct {
 	// upstream's users or groups is refused. nil means the default (20);
 	// 100 disables the guard.
 	MaxDeletePercent *int `yaml:"max_delete_percent"`
+	// LinkBy "email" files this upstream's users under the user of an
+	// earlier upstream with the same e-mail address (one person, one user;
+	// memberships aggregate). "" links nothing.
+	LinkBy string `yaml:"link_by"`
 
 	LDAP  *ldapup.Config `yaml:"-"` // type: ldap
 	Local *local.Config  `yaml:"-"` // type: local

@@ -600,6 +600,7 @@ upstreams:
     group_base: ou=groups,dc=example,dc=com
     refresh: { interval: 500ms, full_every: 1s }
     max_delete_percent: 101
+    link_by: email
   - name: staff2
     type: ldap
     urls: [ldap://x]
@@ -610,6 +611,7 @@ upstreams:
     refresh: { interval: 1h, full_every: 30m }
   - name: staff2
     type: local
+    link_by: username
   - name: cloud
     type: jiracloud
     url: https://example.atlassian.net
@@ -645,6 +647,8 @@ var badConfigWant = []string{
 	"upstreams[0].user_base: not a valid DN",
 	"upstreams[0].refresh.interval: must be at least 1s",
 	"upstreams[0].max_delete_percent: must be between 0 and 100",
+	"upstreams[0].link_by: the first upstream has no earlier upstream to link its users to",
+	"upstreams[2].link_by: must be email (or left out)",
 	"upstreams[1].page_sise: unknown key for type ldap (did you mean page_size?)",
 	"upstreams[1].timeout: must be between",
 	"upstreams[1].refresh.full_every: must not be shorter than refresh.interval",

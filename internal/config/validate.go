@@ -206,6 +206,12 @@ func (c *Config) validateUpstreams(p *checker) {
 		if m := u.MaxDeletePercent; m != nil && (*m < 0 || *m > 100) {
 			p.add(path+".max_delete_percent", "must be between 0 and 100")
 		}
+		switch {
+		case u.LinkBy != "" && u.LinkBy != "email":
+			p.add(path+".link_by", "must be email (or left out)")
+		case u.LinkBy != "" && i == 0:
+			p.add(path+".link_by", "the first upstream has no earlier upstream to link its users to")
+		}
 
 		// The decoder gave every upstream of a known type its Config.
 		if known && kind.config(u) != nil {
