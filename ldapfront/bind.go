@@ -129,7 +129,9 @@ func (s *Server) authenticate(name, password string) (kind bindKind, dn, outcome
 	}
 	pc := s.cfg.Checkers[u.Upstream]
 	if pc == nil {
-		return 0, "", "no_password_check", gldap.ResultInvalidCredentials, denied
+		// A cloud upstream with auth: none (README): say so; the log names
+		// the upstream.
+		return 0, "", "no_password_check", gldap.ResultInvalidCredentials, "password logins are not available for this account"
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, bindTimeout)
 	defer cancel()
