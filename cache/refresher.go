@@ -286,6 +286,15 @@ func (r *Refresher) syncOnce(ctx context.Context, t *target, req SyncRequest) (S
 			st.Warnings = append(st.Warnings, "nesting cycle: "+strings.Join(append(c, c[0]), " → "))
 		}
 	}
+	if w, ok := t.Syncer.(upstream.Warner); ok {
+		st.Warnings = append(st.Warnings, w.Warnings()...)
+	}
+	st.CredentialExpires = time.Time{}
+	if ce, ok := t.Syncer.(upstream.CredentialExpirer); ok {
+		if exp, known := ce.CredentialExpiry(); known {
+			st.CredentialExpires = exp
+		}
+	}
 	if r.Warnings != nil {
 		st.Warnings = append(st.Warnings, r.Warnings(t.Name)...)
 	}

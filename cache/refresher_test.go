@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -183,5 +184,35 @@ func TestFirstRunKeepsTheScheduleAcrossRestarts(t *testing.T) {
 		if got := firstRun(tc.st, tc.synced, 10*time.Minute, now); !got.Equal(tc.want) {
 			t.Errorf("%s: first run at %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// cloudish is a scripted upstream with a credential expiry and warnings.
+type cloudish struct {
+	scripted
+	expires time.Time
+}
+
+func (c *cloudish) CredentialExpiry() (time.Time, bool) { return c.expires, !c.expires.IsZero() }
+func (c *cloudish) Warnings() []string                  { return []string{"API key expires in 3 days"} }
+
+func TestRefresherCredentialExpiryAndWarnings(t *testing.T) {
+	s := open(t, "", "one")
+	f := &cloudish{expires: time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)}
+	f.set(fixture(), nil)
+	r := NewRefresher(s, []Target{{Name: "one", Type: "access", Syncer: f, Interval: time.Hour, FullEvery: 24 * time.Hour, MaxDeletePercent: 20}}, nil)
+	if _, err := r.SyncNow(context.Background(), "one", SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Status("one")
+	if !st.CredentialExpires.Equal(f.expires) || !slices.Contains(st.Warnings, "API key expires in 3 days") {
+		t.Fatalf("status %+v", st)
+	}
+	// A failed sync keeps showing both.
+	f.set(nil, errors.New("boom"))
+	r.SyncNow(context.Background(), "one", SyncRequest{})
+	st, _ = s.Status("one")
+	if st.State != StateError || !st.CredentialExpires.Equal(f.expires) || !slices.Contains(st.Warnings, "API key expires in 3 days") {
+		t.Fatalf("status after a failure %+v", st)
 	}
 }

@@ -49,6 +49,9 @@ type Status struct {
 	// Warnings are non-fatal problems (credential expiry soon, skipped
 	// records, nesting cycles).
 	Warnings []string `json:"warnings,omitempty"`
+	// CredentialExpires is when the upstream's API token or key expires,
+	// for the types whose configuration says (upstream.CredentialExpirer).
+	CredentialExpires time.Time `json:"credential_expires,omitzero"`
 }
 
 // Status returns the stored status of an upstream (State pending when it

@@ -87,6 +87,18 @@ type PasswordChecker interface {
 	CheckPassword(ctx context.Context, u *User, password string) (ok bool, err error)
 }
 
+// CredentialExpirer is an upstream whose credential (an API token or key)
+// expires on a date the configuration gives; status shows it.
+type CredentialExpirer interface {
+	CredentialExpiry() (expires time.Time, known bool)
+}
+
+// Warner is an upstream with warnings for its status (a credential that
+// expires soon, records it had to skip), asked after every sync.
+type Warner interface {
+	Warnings() []string
+}
+
 // Upstream is what every upstream type opens to. The capabilities are probed
 // with type assertions (Syncer, PasswordChecker, local's Writer).
 type Upstream interface {

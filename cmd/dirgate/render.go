@@ -74,10 +74,13 @@ func renderStatus(w io.Writer, st *admin.Status, now time.Time) {
 	}
 	tw.Flush()
 	for _, s := range l {
-		if s.LastFull == nil && s.LastIncremental == nil && s.LastError == "" && len(s.Warnings) == 0 {
+		if s.LastFull == nil && s.LastIncremental == nil && s.LastError == "" && len(s.Warnings) == 0 && s.CredentialExpires.IsZero() {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s:\n", s.Upstream)
+		if !s.CredentialExpires.IsZero() {
+			fmt.Fprintf(w, "  %-17s %s\n", "credential:", "expires "+when(s.CredentialExpires, now))
+		}
 		renderRun(w, "last full", s.LastFull, now)
 		renderRun(w, "last incremental", s.LastIncremental, now)
 		if s.State == cache.StateError {
