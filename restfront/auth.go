@@ -65,7 +65,7 @@ func (s *Server) checkUser(ctx context.Context, app *application, name, password
 		// dirgate can check (README, "Password checks for cloud users").
 		return authOutcome{user: u, status: 400, reason: "INVALID_USER_AUTHENTICATION",
 			message: fmt.Sprintf("Password logins are not available for users of %s: it has no password dirgate can check (auth: none)", u.Upstream),
-			metric: "no_password_check"}
+			metric:  "no_password_check"}
 	}
 	cctx, cancel := context.WithTimeout(ctx, passwordCheckTimeout)
 	good, err := pc.CheckPassword(cctx, u.Rec, password)
