@@ -14,6 +14,7 @@ import (
 	"github.com/dirgate/dirgate/ldapfront"
 	"github.com/dirgate/dirgate/restfront/admin"
 	"github.com/dirgate/dirgate/upstream"
+	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
 )
@@ -28,6 +29,13 @@ var openers = map[string]opener{
 	},
 	"local": func(u config.Upstream, store *cache.Store, log *slog.Logger) (upstream.Upstream, error) {
 		return local.Open(u.Name, *u.Local, store, log)
+	},
+	"jiracloud": func(u config.Upstream, _ *cache.Store, log *slog.Logger) (upstream.Upstream, error) {
+		up, err := jiracloud.Open(u.Name, *u.JiraCloud, log)
+		if err != nil {
+			return nil, err
+		}
+		return up.AsUpstream(), nil // a PasswordChecker only with auth: api_token
 	},
 }
 
@@ -72,12 +80,41 @@ func listenAddr(p *string) string {
 // checkers returns the password checkers of the opened upstreams.
 func (rt *runtime) checkers() map[string]upstream.PasswordChecker {
 	m := map[string]upstream.PasswordChecker{}
+	var localName string
+	var localUp *local.Upstream
 	for i, u := range rt.ups {
-		if pc, ok := u.(upstream.PasswordChecker); ok {
-			m[rt.cfg.Upstreams[i].Name] = pc
+		if l, ok := u.(*local.Upstream); ok && localUp == nil {
+			localName, localUp = rt.cfg.Upstreams[i].Name, l
+		}
+	}
+	for i, u := range rt.ups {
+		name := rt.cfg.Upstreams[i].Name
+		switch {
+		case rt.cfg.Upstreams[i].AuthMode() == "local" && localUp != nil:
+			m[name] = localPasswords{store: rt.store, local: localName, l: localUp}
+		default:
+			if pc, ok := u.(upstream.PasswordChecker); ok {
+				m[name] = pc
+			}
 		}
 	}
 	return m
+}
+
+// localPasswords checks the password of another upstream's user against
+// the local upstream's user of the same name (auth: local).
+type localPasswords struct {
+	store *cache.Store
+	local string
+	l     *local.Upstream
+}
+
+func (p localPasswords) CheckPassword(ctx context.Context, u *upstream.User, password string) (bool, error) {
+	rec, ok := p.store.UpstreamUser(p.local, u.Username)
+	if !ok {
+		return false, nil
+	}
+	return p.l.CheckPassword(ctx, rec, password)
 }
 
 // openRuntime opens the store and, with withUpstreams, every upstream and

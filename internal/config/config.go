@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
 )
@@ -115,8 +116,9 @@ type Upstream struct {
 	// memberships aggregate). "" links nothing.
 	LinkBy string `yaml:"link_by"`
 
-	LDAP  *ldapup.Config `yaml:"-"` // type: ldap
-	Local *local.Config  `yaml:"-"` // type: local
+	LDAP      *ldapup.Config    `yaml:"-"` // type: ldap
+	Local     *local.Config     `yaml:"-"` // type: local
+	JiraCloud *jiracloud.Config `yaml:"-"` // type: jiracloud
 }
 
 // Refresh schedules an upstream's syncs.
@@ -126,4 +128,4 @@ type Refresh struct {
 }
 
 // Types lists the upstream types this build knows, in documentation order.
-var Types = []string{"ldap", "local"}
+var Types = []string{"ldap", "local", "jiracloud"}

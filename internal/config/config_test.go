@@ -653,9 +653,9 @@ var badConfigWant = []string{
 	"upstreams[1].timeout: must be between",
 	"upstreams[1].refresh.full_every: must not be shorter than refresh.interval",
 	"upstreams[2].name: duplicate upstream name (also upstreams[1])",
-	"upstreams[3].type: unknown upstream type (this build knows ldap, local)",
-	"upstreams[3].url: unknown key (did you mean urls?)", // no type this build knows has it
-	"upstreams[4].type: required (one of ldap, local)",
+	"upstreams[3].api_token: required",
+	"upstreams[3].email: required (the account whose API token is api_token)",
+	"upstreams[4].type: required (one of " + strings.Join(Types, ", ") + ")",
 }
 
 func TestManyProblemsAtOnce(t *testing.T) {
@@ -835,8 +835,8 @@ func TestUpstreamTypes(t *testing.T) {
 	}
 	ps := problems(t, t.TempDir(), "base_dn: dc=x\nupstreams:\n  - name: a\n  - name: b\n    type: LDAP\n", nil)
 	assertProblems(t, ps, []string{
-		"upstreams[0].type: required (one of ldap, local)",
-		"upstreams[1].type: unknown upstream type (this build knows ldap, local)",
+		"upstreams[0].type: required (one of " + strings.Join(Types, ", ") + ")",
+		"upstreams[1].type: unknown upstream type (this build knows " + strings.Join(Types, ", ") + ")",
 	}, true)
 
 	ps = problems(t, t.TempDir(), "base_dn: dc=x\n", nil)

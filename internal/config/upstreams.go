@@ -3,6 +3,7 @@ package config
 import (
 	"reflect"
 
+	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
 )
@@ -53,6 +54,19 @@ var upstreamTypes = map[string]upstreamKind{
 			u.Local = &c
 		},
 		validate: func(u *Upstream) error { return u.Local.Validate() },
+	},
+	"jiracloud": {
+		configType: reflect.TypeFor[jiracloud.Config](),
+		newConfig: func(u *Upstream) reflect.Value {
+			u.JiraCloud = new(jiracloud.Config)
+			return reflect.ValueOf(u.JiraCloud).Elem()
+		},
+		config: func(u *Upstream) any { return nilIfNil(u.JiraCloud) },
+		defaults: func(u *Upstream, _ string) {
+			c := u.JiraCloud.WithDefaults()
+			u.JiraCloud = &c
+		},
+		validate: func(u *Upstream) error { return u.JiraCloud.Validate() },
 	},
 }
 

@@ -217,7 +217,19 @@ func (c *Config) validateUpstreams(p *checker) {
 		if known && kind.config(u) != nil {
 			addTypeProblems(p, path, kind.validate(u))
 		}
+		if u.AuthMode() == "local" && !slices.ContainsFunc(c.Upstreams, func(o Upstream) bool { return o.Type == "local" }) {
+			p.add(path+".auth", "local needs an upstream of type local to keep the passwords")
+		}
 	}
+}
+
+// AuthMode is a cloud upstream's auth setting (none, api_token or local),
+// "" for the types that check their own passwords.
+func (u *Upstream) AuthMode() string {
+	if u.JiraCloud != nil {
+		return u.JiraCloud.Auth
+	}
+	return ""
 }
 
 // addTypeProblems adds the problems an upstream type's Validate returned,
