@@ -14,6 +14,7 @@ import (
 	"github.com/dirgate/dirgate/ldapfront"
 	"github.com/dirgate/dirgate/restfront/admin"
 	"github.com/dirgate/dirgate/upstream"
+	"github.com/dirgate/dirgate/upstream/access"
 	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
@@ -36,6 +37,13 @@ var openers = map[string]opener{
 			return nil, err
 		}
 		return up.AsUpstream(), nil // a PasswordChecker only with auth: api_token
+	},
+	"access": func(u config.Upstream, _ *cache.Store, log *slog.Logger) (upstream.Upstream, error) {
+		up, err := access.Open(u.Name, *u.Access, log)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return up, nil
 	},
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/upstream/access"
 	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
@@ -119,6 +120,7 @@ type Upstream struct {
 	LDAP      *ldapup.Config    `yaml:"-"` // type: ldap
 	Local     *local.Config     `yaml:"-"` // type: local
 	JiraCloud *jiracloud.Config `yaml:"-"` // type: jiracloud
+	Access    *access.Config    `yaml:"-"` // type: access
 }
 
 // Refresh schedules an upstream's syncs.
@@ -128,4 +130,4 @@ type Refresh struct {
 }
 
 // Types lists the upstream types this build knows, in documentation order.
-var Types = []string{"ldap", "local", "jiracloud"}
+var Types = []string{"ldap", "local", "jiracloud", "access"}

@@ -703,7 +703,17 @@ func TestUnknownKeys(t *testing.T) {
 		{"top level", minimal + "bsae_dn: x\n", "bsae_dn: unknown key (did you mean base_dn?)"},
 		{"top level, no suggestion", minimal + "frobnicate: x\n", "frobnicate: unknown key"},
 		{"nested", minimal + "ldap: { lisen: x }\n", "ldap.lisen: unknown key (did you mean listen?)"},
-		{"twice nested", minimal + "rest: { tls: { cert: x } }\n", "rest.tls.cert: unknown key"},
+		{"twice nested", minimal + "rest: { tls: { cert: x } }\n", "rest.tls.cert: unknown key (did you mean cert_file?)"},
+		{"prefix of two keys", `
+base_dn: dc=x
+upstreams:
+  - name: b
+    type: ldap
+    urls: [ldap://h]
+    user_base: ou=people,dc=x
+    group_base: ou=groups,dc=x
+    bind: x
+`, "upstreams[0].bind: unknown key for type ldap"},
 		{"in a list", minimal + "rest:\n  applications:\n    - name: a\n      remote_adresses: []\n", "rest.applications[0].remote_adresses: unknown key (did you mean remote_addresses?)"},
 		{"odd key", minimal + "\"a.b c\": 1\n", `"a.b c": unknown key`},
 		{"upstream common", `
@@ -1207,4 +1217,65 @@ p: 7
 		"count: internal error: cannot decode a uint",
 		"skipped: unknown key",
 	}, true)
+}
+
+func TestCloudUpstreams(t *testing.T) {
+	yaml := `
+base_dn: dc=x
+upstreams:
+  - name: corp
+    type: local
+  - name: jira
+    type: jiracloud
+    url: https://example.atlassian.net
+    email: svc@example.com
+    api_token: ${JIRA_TOKEN}
+    api_token_expires: 2027-06-30
+    auth: local
+    link_by: email
+  - name: org
+    type: access
+    org_id: 0a1b2c3d-org
+    api_key: ${ORG_KEY}
+    api_key_expires: 2027-01-31
+`
+	c := mustParse(t, t.TempDir(), yaml, map[string]string{"JIRA_TOKEN": "tok-1", "ORG_KEY": "key-1"})
+	j, a := c.Upstreams[1], c.Upstreams[2]
+	if j.JiraCloud == nil || j.JiraCloud.APIToken.Reveal() != "tok-1" || j.AuthMode() != "local" || j.LinkBy != "email" {
+		t.Errorf("jiracloud upstream: %+v", j)
+	}
+	if a.Access == nil || a.Access.APIKey.Reveal() != "key-1" || a.AuthMode() != "none" || a.Access.BaseURL != "https://api.atlassian.com" {
+		t.Errorf("access upstream: %+v", a)
+	}
+	if c.Upstreams[0].AuthMode() != "" {
+		t.Errorf("local upstream auth mode %q", c.Upstreams[0].AuthMode())
+	}
+
+	// Every problem at its key path; auth: local without a local upstream.
+	bad := `
+base_dn: dc=x
+upstreams:
+  - name: org
+    type: access
+    base_url: http://api.example.com
+    api_key_expires: next week
+    page_size: 500
+    auth: api_token
+    org: typo
+  - name: jira
+    type: jiracloud
+    url: https://example.atlassian.net
+    email: svc@example.com
+    api_token: t
+    auth: local
+`
+	assertProblems(t, problems(t, t.TempDir(), bad, nil), []string{
+		"upstreams[0].org: unknown key for type access (did you mean org_id?)",
+		"upstreams[0].base_url: must be https",
+		"upstreams[0].api_key: required",
+		"upstreams[0].api_key_expires: must be a date",
+		"upstreams[0].page_size: must be between 1 and 100",
+		"upstreams[0].auth: must be none or local",
+		"upstreams[1].auth: local needs an upstream of type local",
+	}, false)
 }

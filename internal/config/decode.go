@@ -744,6 +744,18 @@ func suggest(key string, candidates []string) string {
 			best, bestDist = c, dist
 		}
 	}
+	if best == "" {
+		// A key without its suffix (org for org_id), when only one fits.
+		var fits []string
+		for _, c := range candidates {
+			if strings.HasPrefix(c, lk+"_") {
+				fits = append(fits, c)
+			}
+		}
+		if len(fits) == 1 {
+			best = fits[0]
+		}
+	}
 	return best
 }
 

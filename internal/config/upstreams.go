@@ -3,6 +3,7 @@ package config
 import (
 	"reflect"
 
+	"github.com/dirgate/dirgate/upstream/access"
 	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
@@ -67,6 +68,19 @@ var upstreamTypes = map[string]upstreamKind{
 			u.JiraCloud = &c
 		},
 		validate: func(u *Upstream) error { return u.JiraCloud.Validate() },
+	},
+	"access": {
+		configType: reflect.TypeFor[access.Config](),
+		newConfig: func(u *Upstream) reflect.Value {
+			u.Access = new(access.Config)
+			return reflect.ValueOf(u.Access).Elem()
+		},
+		config: func(u *Upstream) any { return nilIfNil(u.Access) },
+		defaults: func(u *Upstream, _ string) {
+			c := u.Access.WithDefaults()
+			u.Access = &c
+		},
+		validate: func(u *Upstream) error { return u.Access.Validate() },
 	},
 }
 

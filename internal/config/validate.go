@@ -226,8 +226,11 @@ func (c *Config) validateUpstreams(p *checker) {
 // AuthMode is a cloud upstream's auth setting (none, api_token or local),
 // "" for the types that check their own passwords.
 func (u *Upstream) AuthMode() string {
-	if u.JiraCloud != nil {
+	switch {
+	case u.JiraCloud != nil:
 		return u.JiraCloud.Auth
+	case u.Access != nil:
+		return u.Access.Auth
 	}
 	return ""
 }

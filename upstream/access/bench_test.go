@@ -1,0 +1,70 @@
+package access
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/upstream"
+	"github.com/dirgate/dirgate/upstream/access/accessfake"
+)
+
+// minFullSyncRequests is the fewest requests the Admin API allows for a
+// full sync of users accounts and groups groups at pageSize a page: every
+// user page (memberships come with the users, expand=groups), every group
+// page (empty groups appear nowhere else), and, with events on, the one
+// events-stream request that fixes the position incremental syncs resume
+// from.
+func minFullSyncRequests(users, groups, pageSize int, events bool) int {
+	n := max(1, (users+pageSize-1)/pageSize) + max(1, (groups+pageSize-1)/pageSize)
+	if events {
+		n++
+	}
+	return n
+}
+
+// BenchmarkFullSync syncs a 10,000-user, 500-group organization from the
+// fake and reports the requests it made against the minimum. It fails if
+// a sync makes more than 10% more requests than that; time is reported,
+// never asserted. The fake and the client share a fake clock, so the
+// events pacer (one request per 6.5 s) does not make back-to-back
+// iterations wait: the time is the sync's own work (HTTP on loopback, JSON
+// both ways, the fake's serving included).
+func BenchmarkFullSync(b *testing.B) {
+	data := accessfake.Generate(1, 10000, 500)
+	clock := accessfake.NewClock(t0)
+	fake := accessfake.New(accessfake.Options{Clock: clock, Data: data})
+	defer fake.Close()
+	up, err := Open("org", Config{BaseURL: fake.URL, OrgID: fake.OrgID, APIKey: secret.String(fake.APIKey)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer up.Close()
+	up.setClock(clock)
+	var wantUsers int
+	for _, u := range data.Users {
+		if u.AccountType != "app" {
+			wantUsers++
+		}
+	}
+	minimum := minFullSyncRequests(len(data.Users), len(data.Groups), DefaultPageSize, true)
+	fake.ResetStats()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := up.Sync(context.Background(), upstream.SyncRequest{Full: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Users) != wantUsers || len(res.Groups) != len(data.Groups) {
+			b.Fatalf("synced %d users and %d groups, want %d and %d", len(res.Users), len(res.Groups), wantUsers, len(data.Groups))
+		}
+	}
+	st := fake.Stats()
+	perOp := float64(st.Total) / float64(b.N)
+	b.ReportMetric(perOp, "requests/op")
+	b.ReportMetric(float64(minimum), "min-requests/op")
+	b.ReportMetric(float64(data.Memberships()), "memberships")
+	if perOp > 1.1*float64(minimum) {
+		b.Fatalf("a full sync made %.1f requests (%v); the API allows %d: more than 10%% over", perOp, st.Requests, minimum)
+	}
+}
