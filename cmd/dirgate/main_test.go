@@ -479,3 +479,25 @@ func getURL(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestExamplesCheck: every bundled example passes `config check` once its
+// secrets are in the environment.
+func TestExamplesCheck(t *testing.T) {
+	for _, v := range []string{"STAFF_LDAP_PASSWORD", "JIRA_API_TOKEN", "ATLASSIAN_ORG_API_KEY"} {
+		t.Setenv(v, "example-secret")
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
+	if err != nil || len(files) < 3 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		if filepath.Base(f) == "users.yaml" {
+			continue // a seed file, not a configuration
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if code, out, errOut := runCLI(t, "", "config", "check", "--config", f); code != 0 {
+				t.Errorf("config check %s: exit %d\n%s%s", f, code, out, errOut)
+			}
+		})
+	}
+}

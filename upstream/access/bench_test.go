@@ -68,3 +68,32 @@ func BenchmarkFullSync(b *testing.B) {
 		b.Fatalf("a full sync made %.1f requests (%v); the API allows %d: more than 10%% over", perOp, st.Requests, minimum)
 	}
 }
+
+// TestFullSyncRequestsNearMinimum is the benchmark's request count as a
+// test: one full sync of the 10,000-user organization stays within 10% of
+// the fewest requests the API allows.
+func TestFullSyncRequestsNearMinimum(t *testing.T) {
+	data := accessfake.Generate(1, 10000, 500)
+	clock := accessfake.NewClock(t0)
+	fake := accessfake.New(accessfake.Options{Clock: clock, Data: data})
+	defer fake.Close()
+	up, err := Open("org", Config{BaseURL: fake.URL, OrgID: fake.OrgID, APIKey: secret.String(fake.APIKey)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	up.setClock(clock)
+	res, err := up.Sync(context.Background(), upstream.SyncRequest{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	minimum := minFullSyncRequests(len(data.Users), len(data.Groups), DefaultPageSize, true)
+	st := fake.Stats()
+	t.Logf("%d users, %d groups: %d requests, minimum %d", len(res.Users), len(res.Groups), st.Total, minimum)
+	if len(res.Users) < 9000 || len(res.Groups) != 500 {
+		t.Fatalf("synced %d users, %d groups", len(res.Users), len(res.Groups))
+	}
+	if float64(st.Total) > 1.1*float64(minimum) {
+		t.Errorf("%d requests (%v), more than 10%% over the minimum %d", st.Total, st.Requests, minimum)
+	}
+}

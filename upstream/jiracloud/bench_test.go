@@ -51,3 +51,30 @@ func BenchmarkFullSync(b *testing.B) {
 		b.Fatalf("%.0f requests per sync, more than 10%% over the minimum %d", per, minimum)
 	}
 }
+
+// TestFullSyncRequestsNearMinimum is the benchmark's request count as a
+// test: one full sync of the 10,000-account site stays within 10% of the
+// fewest requests the API allows.
+func TestFullSyncRequestsNearMinimum(t *testing.T) {
+	f := jirafake.Start(t, jirafake.Big(), jirafake.Options{})
+	up, err := Open("cloud", Config{URL: f.URL(), Email: f.ServiceEmail(), APIToken: secret.String(f.ServiceToken())}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	res, err := up.Sync(context.Background(), upstream.SyncRequest{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, bulk, members := minRequests(f, DefaultPageSize)
+	const checks = 4 // the credential and permission checks of a first sync
+	minimum := users + bulk + members + checks
+	got := f.Requests(jirafake.AnyEndpoint)
+	t.Logf("%d users, %d groups: %d requests, minimum %d", len(res.Users), len(res.Groups), got, minimum)
+	if len(res.Users) < 9000 || len(res.Groups) != 500 {
+		t.Fatalf("synced %d users, %d groups", len(res.Users), len(res.Groups))
+	}
+	if float64(got) > 1.1*float64(minimum) {
+		t.Errorf("%d requests, more than 10%% over the minimum %d", got, minimum)
+	}
+}
