@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirgate/dirgate/cache"
 	"github.com/dirgate/dirgate/internal/slapdtest"
 	"github.com/dirgate/dirgate/restfront/admin"
+	"github.com/dirgate/dirgate/upstream/access/accessfake"
 	"github.com/dirgate/dirgate/upstream/jiracloud/jirafake"
 )
 
@@ -324,4 +326,120 @@ func TestMergedViewLDAPAndJiraCloud(t *testing.T) {
 		t.Errorf("LDAP bind of carol with her API token: %v", err)
 	}
 	s.stop(t)
+}
+
+// TestCloudStatus: `dirgate status` for a jiracloud and an access
+// upstream, as the seeds' "External Sources" page shows them: type,
+// state, counts, last success and next run, the credential's expiry with a
+// warning from 14 days before, and an expired credential as an error that
+// keeps the last good data.
+func TestCloudStatus(t *testing.T) {
+	jira := jirafake.Start(t, jirafake.Dataset{
+		Users:  []jirafake.User{{AccountID: "acc-carol", Email: "carol@example.com", DisplayName: "Carol Cloud"}},
+		Groups: []jirafake.Group{{ID: "g-users", Name: "jira-software-users", Members: []string{"acc-carol"}}},
+	}, jirafake.Options{})
+	org := accessfake.New(accessfake.Options{Data: accessfake.Small()})
+	t.Cleanup(org.Close)
+	t.Setenv("DIRGATE_TEST_JIRA_TOKEN", jira.ServiceToken())
+	t.Setenv("DIRGATE_TEST_ORG_KEY", org.APIKey)
+	dir := t.TempDir()
+	day := func(days int) string { return time.Now().UTC().AddDate(0, 0, days).Format("2006-01-02") }
+	write := func(jiraExpires, orgExpires string) string {
+		cfg := fmt.Sprintf(`data_dir: ./data
+base_dn: dc=example,dc=com
+ldap: {listen: ""}
+rest: {listen: ""}
+upstreams:
+  - name: jira
+    type: jiracloud
+    url: %s
+    email: %s
+    api_token: ${DIRGATE_TEST_JIRA_TOKEN}
+    api_token_expires: %s
+  - name: org
+    type: access
+    base_url: %s
+    org_id: %s
+    api_key: ${DIRGATE_TEST_ORG_KEY}
+    api_key_expires: %s
+`, jira.URL(), jira.ServiceEmail(), jiraExpires, org.URL, org.OrgID, orgExpires)
+		path := filepath.Join(dir, "dirgate.yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	status := func(cfg string) map[string]admin.UpstreamStatus {
+		t.Helper()
+		var st admin.Status
+		if err := json.Unmarshal([]byte(mustCLI(t, "status", "--json", "--config", cfg)), &st); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]admin.UpstreamStatus{}
+		for _, u := range st.Upstreams {
+			m[u.Upstream] = u
+		}
+		return m
+	}
+
+	// Far from expiry: connected, no warning; the expiry is shown.
+	cfg := write(day(200), day(100))
+	mustCLI(t, "sync", "--config", cfg)
+	st := status(cfg)
+	for name, want := range map[string]struct {
+		typ           string
+		users, groups int
+		expires       string
+	}{"jira": {"jiracloud", 1, 1, day(200)}, "org": {"access", 3, 4, day(100)}} {
+		s := st[name]
+		if s.Type != want.typ || s.State != cache.StateConnected || s.Users != want.users || s.Groups != want.groups ||
+			s.LastSuccess.IsZero() || s.NextRun.IsZero() || len(s.Warnings) != 0 {
+			t.Errorf("%s: %+v", name, s)
+		}
+		if got := s.CredentialExpires.UTC().Format("2006-01-02"); got != want.expires {
+			t.Errorf("%s: credential_expires %s, want %s", name, got, want.expires)
+		}
+	}
+	table := mustCLI(t, "status", "--config", cfg)
+	for _, want := range []string{"jiracloud", "access", "connected", "credential:"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("status table lacks %q:\n%s", want, table)
+		}
+	}
+
+	// Within 14 days: still connected, with a warning that says what to do.
+	cfg = write(day(5), day(3))
+	mustCLI(t, "sync", "--config", cfg)
+	st = status(cfg)
+	if s := st["jira"]; s.State != cache.StateConnected || !slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, "expires") }) {
+		t.Errorf("jira, token expiring: %+v", s)
+	}
+	if s := st["org"]; s.State != cache.StateConnected || !slices.ContainsFunc(s.Warnings, func(w string) bool {
+		return strings.Contains(w, "the API key expires on "+day(3))
+	}) {
+		t.Errorf("org, key expiring: %+v", s)
+	}
+	if table := mustCLI(t, "status", "--config", cfg); !strings.Contains(table, "warning:") {
+		t.Errorf("status table lacks the warnings:\n%s", table)
+	}
+
+	t.Logf("status:\n%s", mustCLI(t, "status", "--config", cfg))
+	// Expired: an error state naming the date, the last good data served.
+	cfg = write(day(-1), day(-1))
+	if code, _, _ := runCLI(t, "", "sync", "--config", cfg); code != 1 {
+		t.Errorf("sync with expired credentials: exit %d, want 1", code)
+	}
+	st = status(cfg)
+	for name, want := range map[string]string{"jira": "expired on " + day(-1), "org": "the API key expired on " + day(-1)} {
+		if s := st[name]; s.State != cache.StateError || !strings.Contains(s.LastError, want) || s.LastSuccess.IsZero() || s.Users == 0 {
+			t.Errorf("%s, expired: %+v", name, s)
+		}
+	}
+	if n := userCount(t, cfg); n != 4 {
+		t.Errorf("after the failed syncs the cache serves %d users, want the last good 4", n)
+	}
+	t.Logf("status:\n%s", mustCLI(t, "status", "--config", cfg))
+	if table := mustCLI(t, "status", "--config", cfg); !strings.Contains(table, "error:") || !strings.Contains(table, "the last good sync's") {
+		t.Errorf("status table:\n%s", table)
+	}
 }
