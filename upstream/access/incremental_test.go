@@ -164,6 +164,26 @@ func TestSearchAndGetListsAgree(t *testing.T) {
 	}
 }
 
+func TestShortPagesBeforeTheEnd(t *testing.T) {
+	e := newEnv(t, accessfake.Generate(7, 450, 230), nil)
+	e.fake.ShortPages(true)
+	run := e.mustSync(true)
+	var want int
+	for _, u := range e.fake.Users() {
+		if u.AccountType != "app" {
+			want++
+		}
+	}
+	if run.Result.Users != want || run.Result.Groups != 230 {
+		t.Errorf("with short pages: %+v, want %d users and 230 groups", run.Result, want)
+	}
+	if n := e.fake.Stats().Total; n <= minFullSyncRequests(450, 230, DefaultPageSize, true) {
+		t.Errorf("%d requests: the pages were not short", n)
+	}
+	e.fake.ShortPages(false)
+	e.checkSameAsFull("short pages")
+}
+
 func TestDuplicatesDropped(t *testing.T) {
 	e := newEnv(t, accessfake.Generate(5, 57, 9), nil)
 	e.fake.ClampLimit(7)

@@ -164,6 +164,8 @@ type Server struct {
 	hooks           []*hook
 	runNow          []func()
 	clampLimit      int
+	shortPages      bool
+	pagesServed     int // with shortPages: which pages come short
 	searchDisabled  bool
 	forbidden       map[string]bool
 	overlap         bool
@@ -522,6 +524,14 @@ func (s *Server) ClampLimit(n int) {
 	s.clampLimit = n
 }
 
+// ShortPages makes every other page of a listing shorter than the limit,
+// before the end as well (off: full pages until the last).
+func (s *Server) ShortPages(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shortPages = on
+}
+
 // DisableSearch makes the POST searches answer 405 ADMIN-405-1, as a
 // deployment without them would.
 func (s *Server) DisableSearch(off bool) {
@@ -840,6 +850,13 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, now time.Time
 	limit := q.limit
 	if s.clampLimit > 0 {
 		limit = min(limit, s.clampLimit)
+	}
+	if s.shortPages {
+		// Every other page is short (one to half the limit): a client
+		// must follow links.next, never stop at a short page.
+		if s.pagesServed++; s.pagesServed%2 == 1 {
+			limit = 1 + s.pagesServed%max(1, limit/2)
+		}
 	}
 	keys, more := s.page(&q, limit)
 	data := make([]any, 0, len(keys))
