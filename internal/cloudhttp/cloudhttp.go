@@ -2,7 +2,8 @@
 // Atlassian Admin): one client per upstream with its authentication,
 // bounded concurrency, retries of 429 and 503 that honour Retry-After and
 // X-RateLimit-Reset (exponential backoff with jitter and a cap otherwise,
-// never an early retry), and errors classified so that the refresher and
+// never an early retry) and hold back the client's other requests too, and
+// errors classified so that the refresher and
 // `dirgate status` can say what went wrong: an expired token, a missing
 // permission, a group that vanished mid-sync, a throttled or unreachable
 // service.
@@ -25,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dirgate/dirgate/upstream"
@@ -101,6 +103,12 @@ type Client struct {
 
 	sem  chan struct{}
 	pace chan time.Time
+
+	pauseMu sync.Mutex
+	// paused is when each scope takes requests again after a 429 or 503:
+	// "" is the whole client (the tenant), "GET /path" one endpoint (a
+	// burst limit, RateLimit-Reason jira-burst-based).
+	paused map[string]time.Time
 }
 
 // New returns a client for base with concurrency parallel requests at most.
@@ -108,7 +116,8 @@ func New(base string, concurrency int) *Client {
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency
 	}
-	c := &Client{Base: strings.TrimRight(base, "/"), sem: make(chan struct{}, concurrency), pace: make(chan time.Time, 1)}
+	c := &Client{Base: strings.TrimRight(base, "/"), sem: make(chan struct{}, concurrency), pace: make(chan time.Time, 1),
+		paused: map[string]time.Time{}}
 	c.pace <- time.Time{}
 	return c
 }
@@ -266,7 +275,13 @@ func (c *Client) Do(ctx context.Context, method, pathOrURL string, query url.Val
 	clk := c.clock()
 	var waited time.Duration
 	e := &Error{Method: method, Path: u.Path}
+	endpoint := method + " " + u.Path
 	for attempt := 1; ; attempt++ {
+		w, err := c.waitPause(ctx, endpoint)
+		if err != nil {
+			return nil, err
+		}
+		waited += w
 		if err := c.waitPace(ctx); err != nil {
 			return nil, err
 		}
@@ -292,6 +307,11 @@ func (c *Client) Do(ctx context.Context, method, pathOrURL string, query url.Val
 			return nil, e
 		}
 		wait := c.backoff(e, resp, attempt)
+		if resp != nil && (resp.Status == http.StatusTooManyRequests || resp.Status == http.StatusServiceUnavailable) {
+			// The limit is the service's, not this request's: hold back
+			// every request of its scope until it passes.
+			c.pause(pauseScope(resp, endpoint), clk.Now().Add(wait))
+		}
 		if attempt >= c.attempts() || waited+wait > cmpDefault(c.MaxWait, DefaultMaxWait) {
 			if e.Kind == KindThrottled && e.retryAfter == 0 {
 				e.retryAfter = wait
@@ -303,6 +323,49 @@ func (c *Client) Do(ctx context.Context, method, pathOrURL string, query url.Val
 			return nil, err
 		}
 		waited += wait
+	}
+}
+
+// pauseScope is what a 429 or 503 holds back: the endpoint for a burst
+// limit (Jira's RateLimit-Reason jira-burst-based is per tenant, endpoint
+// and method), else the whole client.
+func pauseScope(r *Response, endpoint string) string {
+	if strings.Contains(strings.ToLower(r.Header.Get("RateLimit-Reason")), "burst") {
+		return endpoint
+	}
+	return ""
+}
+
+// pause holds back scope's requests until until (never shortening a
+// pause already set).
+func (c *Client) pause(scope string, until time.Time) {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if until.After(c.paused[scope]) {
+		c.paused[scope] = until
+	}
+}
+
+// waitPause waits until neither the whole client nor endpoint is paused,
+// and returns how long it waited.
+func (c *Client) waitPause(ctx context.Context, endpoint string) (time.Duration, error) {
+	clk := c.clock()
+	var waited time.Duration
+	for {
+		c.pauseMu.Lock()
+		until := c.paused[""]
+		if t := c.paused[endpoint]; t.After(until) {
+			until = t
+		}
+		c.pauseMu.Unlock()
+		d := until.Sub(clk.Now())
+		if d <= 0 {
+			return waited, nil
+		}
+		if err := clk.Sleep(ctx, d); err != nil {
+			return waited, err
+		}
+		waited += d
 	}
 }
 

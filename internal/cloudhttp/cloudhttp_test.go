@@ -282,3 +282,65 @@ func TestRetryAfterParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestPauseHoldsBackTheScope: a 429 holds back every request of the
+// client until its Retry-After has passed, not only the one that got it;
+// a burst limit (RateLimit-Reason jira-burst-based) holds back its own
+// endpoint only.
+func TestPauseHoldsBackTheScope(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		header        map[string]string
+		other         string // a request to another endpoint after the 429
+		otherWaits    bool
+		sameEndpoint  bool // then one to the throttled endpoint
+		sameEndpWaits bool
+	}{
+		{name: "tenant", header: map[string]string{"Retry-After": "10"}, other: "/b", otherWaits: true},
+		{name: "503", header: map[string]string{"Retry-After": "10"}, other: "/b", otherWaits: true},
+		{name: "burst", header: map[string]string{"Retry-After": "10", "RateLimit-Reason": "jira-burst-based"}, other: "/b", otherWaits: false, sameEndpoint: true, sameEndpWaits: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code := 429
+			if tc.name == "503" {
+				code = 503
+			}
+			clk := newFakeClock()
+			t0 := clk.Now()
+			var mu sync.Mutex
+			seen := map[string][]time.Time{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen[r.URL.Path] = append(seen[r.URL.Path], clk.Now())
+				first := r.URL.Path == "/a" && len(seen["/a"]) == 1
+				mu.Unlock()
+				if first {
+					status(code, tc.header, "")(w, r)
+					return
+				}
+				ok200(w, r)
+			}))
+			defer srv.Close()
+			c := client(srv, clk)
+			c.Attempts = 1 // /a gives up at once: only the pause can hold the others back
+			if _, err := c.Get(context.Background(), "/a", nil, nil); err == nil {
+				t.Fatal("the 429 was not an error")
+			}
+			if _, err := c.Get(context.Background(), tc.other, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			at := seen[tc.other][0]
+			if waited := at.Sub(t0) >= 10*time.Second; waited != tc.otherWaits {
+				t.Errorf("%s was sent %v after the 429; held back: %v, want %v", tc.other, at.Sub(t0), waited, tc.otherWaits)
+			}
+			if tc.sameEndpoint {
+				if _, err := c.Get(context.Background(), "/a", nil, nil); err != nil {
+					t.Fatal(err)
+				}
+				if at := seen["/a"][1]; at.Sub(t0) < 10*time.Second {
+					t.Errorf("the throttled endpoint was asked again %v after its 429", at.Sub(t0))
+				}
+			}
+		})
+	}
+}
