@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dirgate/dirgate/upstream"
@@ -43,6 +44,9 @@ const (
 	DefaultConcurrency = 4
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxBody     = 32 << 20
+	// NearSlowdown is how long the pace stays halved after the service
+	// said X-RateLimit-NearLimit: true (cloud-apis.md §2.8 rule 6).
+	NearSlowdown = 5 * time.Second
 )
 
 // Clock is the time the client waits by; Real is the wall clock.
@@ -93,8 +97,10 @@ type Client struct {
 	MaxWait time.Duration
 	// MaxBody bounds a response body (default 32 MiB).
 	MaxBody int64
-	// MinInterval spaces the requests of this client (a pacer, for
-	// endpoints with per-minute limits such as the Admin events stream).
+	// MinInterval spaces the requests of this client (a pacer: Jira's
+	// burst limits, the Admin events stream's ten requests a minute).
+	// For NearSlowdown after an answer with X-RateLimit-NearLimit: true
+	// the interval doubles.
 	MinInterval time.Duration
 	Clock       Clock
 	Logger      *slog.Logger
@@ -103,6 +109,9 @@ type Client struct {
 
 	sem  chan struct{}
 	pace chan time.Time
+	// nearUntil (Unix nanoseconds of the Clock) is when the slower pace
+	// that X-RateLimit-NearLimit: true asks for ends.
+	nearUntil atomic.Int64
 
 	pauseMu sync.Mutex
 	// paused is when each scope takes requests again after a 429 or 503:
@@ -287,6 +296,9 @@ func (c *Client) Do(ctx context.Context, method, pathOrURL string, query url.Val
 		}
 		e.Attempts = attempt
 		resp, err := c.once(ctx, method, u, payload)
+		if resp != nil && strings.EqualFold(resp.Header.Get("X-RateLimit-NearLimit"), "true") {
+			c.nearUntil.Store(clk.Now().Add(NearSlowdown).UnixNano())
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -381,8 +393,12 @@ func (c *Client) waitPace(ctx context.Context) error {
 		return ctx.Err()
 	}
 	clk := c.clock()
+	interval := c.MinInterval
+	if clk.Now().UnixNano() < c.nearUntil.Load() {
+		interval *= 2 // less than 20% of the budget left: slow down before a 429
+	}
 	if !last.IsZero() {
-		if d := last.Add(c.MinInterval).Sub(clk.Now()); d > 0 {
+		if d := last.Add(interval).Sub(clk.Now()); d > 0 {
 			if err := clk.Sleep(ctx, d); err != nil {
 				c.pace <- last
 				return err

@@ -16,7 +16,10 @@ import (
 const (
 	DefaultPageSize    = 1000 // users/search's documented limit
 	DefaultConcurrency = 4
-	DefaultTimeout     = 30 * time.Second
+	// DefaultRequestsPerSecond paces the sync's requests (cloud-apis.md
+	// §2.8: about 10 a second keeps clear of Jira's burst limits).
+	DefaultRequestsPerSecond = 10
+	DefaultTimeout           = 30 * time.Second
 	// ExpiryWarning is how long before api_token_expires Warnings starts
 	// saying so.
 	ExpiryWarning = 14 * 24 * time.Hour
@@ -81,6 +84,9 @@ type Config struct {
 	// Concurrency bounds the requests in flight (group member listings run
 	// in parallel), default 4.
 	Concurrency int `yaml:"concurrency"`
+	// RequestsPerSecond paces the sync's requests (default 10, halved
+	// while Jira says X-RateLimit-NearLimit), 1..1000.
+	RequestsPerSecond int `yaml:"requests_per_second"`
 	// Timeout bounds one HTTP request (default 30s).
 	Timeout time.Duration `yaml:"timeout"`
 	// Auth is how this upstream's users' passwords are checked: none
@@ -106,6 +112,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
+	}
+	if c.RequestsPerSecond == 0 {
+		c.RequestsPerSecond = DefaultRequestsPerSecond
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -154,6 +163,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > 32 {
 		p.Add("concurrency", "must be between 1 and 32, not %d", c.Concurrency)
+	}
+	if c.RequestsPerSecond < 1 || c.RequestsPerSecond > 1000 {
+		p.Add("requests_per_second", "must be between 1 and 1000, not %d", c.RequestsPerSecond)
 	}
 	if c.Timeout < time.Second || c.Timeout > 10*time.Minute {
 		p.Add("timeout", "must be between 1s and 10m, not %s", c.Timeout)

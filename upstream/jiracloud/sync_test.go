@@ -631,3 +631,41 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("progress %v %v", seen, err)
 	}
 }
+
+// TestPacedUnderBurstLimits: against a site with Jira's burst limits
+// (a token bucket per endpoint), the default pace of 10 requests a second
+// gets no 429 at all where an unpaced crawl is throttled; and when the
+// site says X-RateLimit-NearLimit the pace halves before the bucket runs
+// dry.
+func TestPacedUnderBurstLimits(t *testing.T) {
+	ds := jirafake.Generate(3, 600, 200)
+	t.Run("unpaced", func(t *testing.T) {
+		g := newRig(t, ds, nil)
+		g.f.SetBurstLimit(10, 10)
+		_, _ = g.sync(t)
+		if g.f.Throttled429() == 0 {
+			t.Fatal("an unpaced crawl was never throttled: the test proves nothing")
+		}
+	})
+	t.Run("paced", func(t *testing.T) {
+		g := newRig(t, ds, func(c *Config) { c.RequestsPerSecond = DefaultRequestsPerSecond })
+		g.f.SetBurstLimit(10, 10)
+		g.mustSync(t)
+		if n := g.f.Throttled429(); n != 0 {
+			t.Errorf("%d requests throttled at the default pace", n)
+		}
+	})
+	t.Run("near limit", func(t *testing.T) {
+		g := newRig(t, ds, func(c *Config) { c.RequestsPerSecond = DefaultRequestsPerSecond })
+		// Half the pace: the bucket drains, and NearLimit says so while
+		// 10 requests are left, room for the ones already in flight.
+		g.f.SetBurstLimit(5, 50)
+		g.mustSync(t)
+		if n := g.f.Throttled429(); n != 0 {
+			t.Errorf("%d requests throttled: the pace did not slow down at NearLimit", n)
+		}
+		if !slices.Contains(g.clk.Sleeps(), 200*time.Millisecond) {
+			t.Errorf("no halved pace among the waits %v", g.clk.Sleeps())
+		}
+	})
+}

@@ -109,6 +109,7 @@ func Open(name string, cfg Config, logger *slog.Logger) (*Upstream, error) {
 	u.api = cloudhttp.New(base, cfg.Concurrency)
 	u.api.HTTP = &http.Client{Timeout: cfg.Timeout, Transport: countingTransport{tr, &u.requests}}
 	u.api.Logger = log
+	u.api.MinInterval = time.Second / time.Duration(cfg.RequestsPerSecond)
 	email, token := cfg.Email, cfg.APIToken
 	u.api.Auth = func(r *http.Request) { r.SetBasicAuth(email, token.Reveal()) }
 

@@ -99,6 +99,8 @@ type Fake struct {
 	down                  bool
 	flavour               Flavour401
 	maxConcurrent         int
+	burstRate, burstSize  int
+	buckets               map[string]*bucket
 	faults                []*fault
 	hooks                 []*hook
 

@@ -62,6 +62,9 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	base := "http://" + r.Host + prefix
 	a, early := f.decide(r, ep, rest, base, email, token, hasAuth)
+	if f.burstRate > 0 && a.status == http.StatusOK {
+		a = f.burstHeaders(a, burstKey(token, ep, r), f.clock.Now())
+	}
 	f.mu.Unlock()
 	f.write(w, r, ep, email, a, early)
 }
@@ -129,6 +132,9 @@ func (f *Fake) decide(r *http.Request, ep Endpoint, rest, base, email, token str
 			return f.throttled(now, ep, token, r, http.StatusTooManyRequests, left), false
 		}
 		delete(f.windows, wkey)
+	}
+	if f.burstRate > 0 && !f.takeBurst(burstKey(token, ep, r), now) {
+		return f.throttled(now, ep, token, r, http.StatusTooManyRequests, time.Second), false
 	}
 	for _, ft := range f.faults {
 		if ft.left <= 0 || (ft.ep != AnyEndpoint && ft.ep != ep) {
