@@ -552,28 +552,38 @@ func (c *Client) jitterUp() float64 {
 // second of slack is added for the truncation). ok is false when neither
 // says.
 func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	d, ok := retryAfter(h, now)
+	// A wait beyond a day is a broken header, not a plan: clamp it, so that
+	// arithmetic on it cannot overflow into an early retry.
+	return min(max(d, 0), maxRetryAfter), ok
+}
+
+// maxRetryAfter bounds what RetryAfter returns.
+const maxRetryAfter = 24 * time.Hour
+
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < 86400 {
 			return time.Duration(secs * float64(time.Second)), true
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0), true
+			return t.Sub(now), true
 		}
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04Z", "2006-01-02T15:04:05Z"} {
 			if t, err := time.Parse(layout, v); err == nil {
 				d := t.Sub(now) + time.Second
-				if d > 24*time.Hour {
+				if d > maxRetryAfter {
 					break
 				}
-				return max(d, 0), true
+				return d, true
 			}
 		}
 		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
 			// Some services send epoch seconds.
-			if secs > 1e9 {
-				return max(time.Unix(secs, 0).Sub(now), 0), true
+			if secs > 1e9 && secs < 1e11 {
+				return time.Unix(secs, 0).Sub(now), true
 			}
 		}
 	}

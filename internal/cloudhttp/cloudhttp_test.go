@@ -344,3 +344,45 @@ func TestPauseHoldsBackTheScope(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRetryAfter: whatever the headers say, the wait is between zero and
+// a day, so that the backoff arithmetic on it cannot overflow into an
+// early retry.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"2", "0.5", "-1", "Fri, 01 May 2026 12:00:02 GMT", "Fri, 01 May 9999 12:00:02 GMT",
+		"2026-05-01T12:00Z", "9999-12-31T23:59Z", "1777636800", "99999999999999", "NaN", "1e308"} {
+		f.Add(s, s)
+	}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, retry, reset string) {
+		h := http.Header{}
+		h.Set("Retry-After", retry)
+		h.Set("X-RateLimit-Reset", reset)
+		d, ok := RetryAfter(h, now)
+		if d < 0 || d > maxRetryAfter || (!ok && d != 0) {
+			t.Fatalf("RetryAfter(%q, %q) = %v %v", retry, reset, d, ok)
+		}
+		c := &Client{Jitter: func() float64 { return 1.299 }, Clock: newFakeClock()}
+		if ok {
+			resp := &Response{Header: h}
+			if w := c.backoff(&Error{}, resp, 1); w < d {
+				t.Fatalf("backoff %v shorter than the asked %v", w, d)
+			}
+		}
+	})
+}
+
+// FuzzAPIMessage: error bodies of any shape give a bounded message and
+// never a panic.
+func FuzzAPIMessage(f *testing.F) {
+	for _, s := range []string{`{"errorMessages":["x"],"errors":{"a":"b"}}`, `{"errors":[{"code":"ADMIN-401-1","title":"t","detail":"d"}]}`,
+		`{"message":"m"}`, "<html>x</html>", "plain", `{"errors":[{}]}`, `[1,2]`} {
+		f.Add([]byte(s), "application/json")
+	}
+	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		code, msg := apiMessage(body, ctype)
+		if len(code)+len(msg) > 4096 {
+			t.Fatalf("message of %d bytes", len(code)+len(msg))
+		}
+	})
+}
