@@ -98,6 +98,15 @@ upstreams:
     link_by: email
     auth: %s
 `, e.srv.URL(), e.srv.AdminDN(), e.srv.PeopleDN(), e.srv.GroupsDN(), e.jira.URL(), e.jira.ServiceEmail(), auth)
+	if auth == "local" {
+		// The passwords of cloud users, kept by dirgate; after the cloud
+		// upstream, so that Jira's record stays the one served.
+		cfg += "  - name: keep\n    type: local\n    seed_file: keep.yaml\n"
+		seed := "users:\n  - username: carol@example.com\n    email: carol@example.com\n    password: carol-local-password\n"
+		if err := os.WriteFile(filepath.Join(e.dir, "keep.yaml"), []byte(seed), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	path := filepath.Join(e.dir, "dirgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -324,6 +333,32 @@ func TestMergedViewLDAPAndJiraCloud(t *testing.T) {
 	defer conn2.Close()
 	if err := conn2.Bind("carol@example.com", "carol-api-token"); err != nil {
 		t.Errorf("LDAP bind of carol with her API token: %v", err)
+	}
+	s.stop(t)
+
+	// auth: local: carol's password is the one the local upstream keeps
+	// for her name; her record and groups are still Jira's.
+	cfg = e.config(t, "local")
+	s = startServe(t, cfg)
+	waitStatus(t, cfg, func(admin.UpstreamStatus) bool {
+		var st admin.Status
+		if err := json.Unmarshal([]byte(mustCLI(t, "status", "--json", "--config", cfg)), &st); err != nil {
+			t.Fatal(err)
+		}
+		return len(st.Upstreams) == 3 && !slices.ContainsFunc(st.Upstreams, func(u admin.UpstreamStatus) bool { return u.LastSuccess.IsZero() })
+	})
+	jira = restClient{addr: s.restAddr(t), app: "jira"}
+	if code, body := jira.login(t, "carol@example.com", "carol-local-password"); code != 200 || body["display-name"] != "Carol Cloud" {
+		t.Errorf("carol's local password: %d %v", code, body)
+	}
+	if code, _ := jira.login(t, "carol@example.com", "carol-api-token"); code != 400 {
+		t.Errorf("carol's API token with auth: local: %d, want 400", code)
+	}
+	if code, body := jira.login(t, "alice", slapdtest.UserPassword("alice")); code != 200 || body["name"] != "alice" {
+		t.Errorf("alice with auth: local on the cloud upstream: %d %v", code, body)
+	}
+	if got := jira.groupsOf(t, "carol@example.com"); !slices.Equal(got, []string{"devs", "jira-software-users"}) {
+		t.Errorf("carol's groups with auth: local: %q", got)
 	}
 	s.stop(t)
 }
