@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,8 +85,22 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		if service {
 			cfg.BindDN, cfg.BindPassword = t.bindDN, t.bindPW
 		}
+		var profiled chan struct{}
+		if dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR"); dir != "" && t.pid == dgT.pid {
+			// A CPU profile of dirgate over the run (warm-up included),
+			// from its admin socket (go tool pprof dir/NAME.pprof).
+			profiled = make(chan struct{})
+			go func() {
+				defer close(profiled)
+				profileTo(b, filepath.Join(tmp, "data"), fmt.Sprintf("profile?seconds=%d", int((warm+d).Seconds())),
+					filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".pprof"))
+			}()
+		}
 		cpu0, t0 := procCPU(b, t.pid), time.Now()
 		rep, err := ldapload.Run(context.Background(), cfg)
+		if profiled != nil {
+			<-profiled
+		}
 		cpu1, elapsed := procCPU(b, t.pid), time.Since(t0)
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)
@@ -108,6 +124,9 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		sMem, _ := run("slapd+dynlist nested memberOf", dynT, memberSearch, max(dur, 10*time.Second), true)
 		dBind, _ := run("dirgate bind (pass-through)", dgT, bindAs("ou=users"), dur, false)
 		sBind, _ := run("slapd bind", slapdT, bindAs("ou=people"), dur, false)
+		if dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR"); dir != "" {
+			profileTo(b, filepath.Join(tmp, "data"), "heap?gc=1", filepath.Join(dir, "dirgate_heap.pprof"))
+		}
 
 		b.ReportMetric(sUID.OpsPerSec, "slapd-uid-ops/s")
 		b.ReportMetric(dUID.OpsPerSec, "dirgate-uid-ops/s")
@@ -295,6 +314,29 @@ func vmHWM(b testing.TB, pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// profileTo saves a profile (a /debug/pprof/ path) of the dirgate serving
+// dataDir.
+func profileTo(b *testing.B, dataDir, profile, path string) {
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", admin.SocketPath(dataDir))
+	}}}
+	resp, err := c.Get("http://dirgate/debug/pprof/" + profile)
+	if err != nil {
+		b.Errorf("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Errorf("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		b.Errorf("profile: %v", err)
+	}
 }
 
 // memberOfFilters builds, for every user, (&(uid=X)(memberOf=G)) with G

@@ -59,7 +59,7 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 			return res(gldap.ResultUnavailable, "server stopping")
 		}
 	}
-	kind, dn, outcome, code, diag := s.authenticate(name, password)
+	kind, dn, outcome, code, diag := s.authenticate(st.ctx, name, password)
 	switch code {
 	case gldap.ResultSuccess:
 		s.throttle.Success(key, st.remote)
@@ -89,7 +89,7 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 // authenticate checks a name and password. outcome names what happened for
 // logs and metrics; the diagnostic sent to the client never says whether a
 // name exists.
-func (s *Server) authenticate(name, password string) (kind bindKind, dn, outcome string, code int, diag string) {
+func (s *Server) authenticate(parent context.Context, name, password string) (kind bindKind, dn, outcome string, code int, diag string) {
 	const denied = "invalid credentials"
 	tree := s.cfg.Tree
 	var u cache.User
@@ -133,7 +133,7 @@ func (s *Server) authenticate(name, password string) (kind bindKind, dn, outcome
 		// the upstream.
 		return 0, "", "no_password_check", gldap.ResultInvalidCredentials, "password logins are not available for this account"
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, bindTimeout)
+	ctx, cancel := context.WithTimeout(parent, bindTimeout)
 	defer cancel()
 	ok, err := pc.CheckPassword(ctx, u.Rec, password)
 	switch {

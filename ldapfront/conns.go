@@ -1,6 +1,7 @@
 package ldapfront
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"sync"
@@ -33,13 +34,21 @@ type connState struct {
 	inflight int
 	cursors  map[string]*cursor // paged-results cursors by cookie
 	closing  bool               // shutdown: close as soon as idle
+
+	// ctx is the connection's context, a child of the server's, cancelled
+	// when the connection is forgotten. Requests derive their timeouts from
+	// it, so that concurrent requests do not all register with (and
+	// contend for) the server context.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // registry holds the open connections. Every request looks its
 // connection up, so reads go through a sync.Map; mu orders creation and
 // removal.
 type registry struct {
-	fast  sync.Map // int → *connState
+	base  context.Context // the parent of every connection's context
+	fast  sync.Map        // int → *connState
 	mu    sync.Mutex
 	conns map[int]*connState
 	// ldapsConns: gldap numbers connections per server; the LDAPS server's
@@ -48,8 +57,8 @@ type registry struct {
 	shutdown bool
 }
 
-func newRegistry(idle time.Duration) *registry {
-	return &registry{conns: map[int]*connState{}, idle: idle}
+func newRegistry(base context.Context, idle time.Duration) *registry {
+	return &registry{base: base, conns: map[int]*connState{}, idle: idle}
 }
 
 // register returns the state of r's connection, creating it on the
@@ -70,6 +79,7 @@ func (g *registry) register(id int, r *gldap.Request, ldaps bool) (st *connState
 		return st, false, len(g.conns)
 	}
 	st = &connState{id: id, tls: ldaps}
+	st.ctx, st.cancel = context.WithCancel(g.base)
 	if nc := netConnOf(r); nc != nil {
 		st.netConn = nc
 		if _, ok := nc.(*tls.Conn); ok {
@@ -89,7 +99,10 @@ func (g *registry) register(id int, r *gldap.Request, ldaps bool) (st *connState
 func (g *registry) forget(id int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	_, ok := g.conns[id]
+	st, ok := g.conns[id]
+	if ok {
+		st.cancel()
+	}
 	delete(g.conns, id)
 	g.fast.Delete(id)
 	return ok

@@ -1,6 +1,7 @@
 package ldapfront
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/dirgate/dirgate/cache"
@@ -153,7 +154,10 @@ func (e *served) MatchEqual(attr, value string) (filter.Result, bool) {
 		g := p.rdnValue("cn")
 		var in bool
 		if e.kind == kindUser {
-			in = st.IsMember(e.user.Rec.Username, g, t.TransitiveMemberOf, true)
+			// The entry's memberOf DNs are cached per user (derived): a
+			// group DN is among them exactly when the user is a member.
+			grp, ok := st.Group(g)
+			in = ok && slices.Contains(e.derived.memberOf, t.groupDN(st, grp.Rec.Name))
 		} else {
 			in = containsFold(st.GroupParents(e.group.Rec.Name, t.TransitiveMemberOf), g)
 		}

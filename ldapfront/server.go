@@ -238,7 +238,7 @@ func freePort(host string) (int, error) {
 }
 
 func (s *Server) start(addr string, ldaps bool) (*listener, error) {
-	l := &listener{s: s, ldaps: ldaps, reg: newRegistry(s.lim.IdleTimeout), addr: addr, done: make(chan error, 1), closed: make(chan int, 1)}
+	l := &listener{s: s, ldaps: ldaps, reg: newRegistry(s.ctx, s.lim.IdleTimeout), addr: addr, done: make(chan error, 1), closed: make(chan int, 1)}
 	g, err := gldap.NewServer(
 		gldap.WithLogger(hclog.NewNullLogger()), // its debug level would log bind passwords
 		gldap.WithReadTimeout(s.lim.FirstRequestTimeout),
