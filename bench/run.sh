@@ -55,12 +55,12 @@ END {
 	printf "| slapd: the user entry with direct memberOf over one connection (mean / p99) | %s / %s |\n", us(sl), us(sp)
 	if (ul > 0) printf "| ratio: dirgate nested lookup vs slapd direct lookup | %.0f× faster |\n", sl / ul
 	print ""
-	print "| LDAP, 16 connections, one run | slapd | dirgate | ratio |"
+	printf "| LDAP, 16 connections, median of %d rounds | slapd | dirgate | ratio (worst round) |\n", m["rounds"]
 	print "|---|---|---|---|"
-	printf "| uid search returning uid cn mail memberOf (ops/s) | %d | %d | %.2f× |\n", m["slapd-uid-ops/s"], m["dirgate-uid-ops/s"], m["uid-ratio"]
+	printf "| uid search returning uid cn mail memberOf (ops/s) | %d | %d | %.2f× (%.2f×) |\n", m["slapd-uid-ops/s"], m["dirgate-uid-ops/s"], m["uid-ratio"], m["uid-ratio-min"]
 	printf "| nested membership (&(uid=X)(memberOf=G)) (ops/s; slapd with dynlist) | %.1f | %d | %.0f× |\n", m["dynlist-member-ops/s"], m["dirgate-member-ops/s"], m["member-ratio"]
-	printf "| nested membership vs dirgate own uid search | | | %.2f× |\n", m["member-vs-uid"]
-	printf "| bind as a user (ops/s; dirgate passes it on to slapd) | %d | %d | %.2f× slower |\n", m["slapd-bind-ops/s"], m["dirgate-bind-ops/s"], m["bind-throughput-ratio"]
+	printf "| nested membership vs dirgate own uid search | | | %.2f× (%.2f×) |\n", m["member-vs-uid"], m["member-vs-uid-min"]
+	printf "| bind as a user (ops/s; dirgate passes it on to slapd) | %d | %d | %.2f× slower (%.2f×) |\n", m["slapd-bind-ops/s"], m["dirgate-bind-ops/s"], m["bind-throughput-ratio"], m["bind-throughput-ratio-max"]
 	printf "| dirgate peak RSS under the load / during its first sync | | %d MiB / %d MiB | |\n", m["dirgate-load-peak-RSS-MiB"], m["dirgate-sync-peak-RSS-MiB"]
 	if (!rest) exit
 	print ""
