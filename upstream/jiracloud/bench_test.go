@@ -9,6 +9,21 @@ import (
 	"github.com/dirgate/dirgate/upstream/jiracloud/jirafake"
 )
 
+// bigSite is the benchmark's site (jirafake.Big) and an upstream on it
+// without the pacer: the time measured is dirgate's work and the fake's,
+// and the request count needs no waiting. Both close when tb ends.
+func bigSite(tb testing.TB) (*jirafake.Fake, *Upstream) {
+	tb.Helper()
+	f := jirafake.Start(tb, jirafake.Big(), jirafake.Options{})
+	up, err := Open("cloud", Config{URL: f.URL(), Email: f.ServiceEmail(), APIToken: secret.String(f.ServiceToken())}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { up.Close() })
+	up.api.MinInterval = 0
+	return f, up
+}
+
 // BenchmarkFullSync syncs the 10,000-account, 500-group site of
 // jirafake.Big from the in-process fake with the default settings (pages of
 // 1000 users, the fake's caps of 1000 and 50, four requests in flight) but
@@ -18,13 +33,7 @@ import (
 // this data, and fails when a sync needs more than 10% over that minimum: a
 // property of the pagination, not a timing.
 func BenchmarkFullSync(b *testing.B) {
-	f := jirafake.Start(b, jirafake.Big(), jirafake.Options{})
-	up, err := Open("cloud", Config{URL: f.URL(), Email: f.ServiceEmail(), APIToken: secret.String(f.ServiceToken())}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer up.Close()
-	up.api.MinInterval = 0 // the time is dirgate's work and the fake's, not the pacer's
+	f, up := bigSite(b)
 	ctx := context.Background()
 	// The first sync checks the credential (four requests, once).
 	res, err := up.Sync(ctx, upstream.SyncRequest{Full: true})
@@ -59,13 +68,7 @@ func BenchmarkFullSync(b *testing.B) {
 // test: one full sync of the 10,000-account site stays within 10% of the
 // fewest requests the API allows.
 func TestFullSyncRequestsNearMinimum(t *testing.T) {
-	f := jirafake.Start(t, jirafake.Big(), jirafake.Options{})
-	up, err := Open("cloud", Config{URL: f.URL(), Email: f.ServiceEmail(), APIToken: secret.String(f.ServiceToken())}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	up.api.MinInterval = 0 // a count, not a time: no need to wait out the pacer
+	f, up := bigSite(t)
 	res, err := up.Sync(context.Background(), upstream.SyncRequest{Full: true})
 	if err != nil {
 		t.Fatal(err)
