@@ -17,6 +17,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dirgate/dirgate/internal/secret"
+	"github.com/dirgate/dirgate/upstream/access"
+	"github.com/dirgate/dirgate/upstream/jiracloud"
 	ldapup "github.com/dirgate/dirgate/upstream/ldap"
 	"github.com/dirgate/dirgate/upstream/local"
 )
@@ -77,8 +79,7 @@ func problems(t *testing.T, dir, yaml string, vars map[string]string) []Problem 
 	return e.Problems
 }
 
-// fullExample mirrors the example of ARCHITECTURE.md for the types this
-// build knows.
+// fullExample mirrors the example of ARCHITECTURE.md.
 const fullExample = `
 data_dir: ./dirgate-data            # Badger store, generated certs, admin socket
 base_dn: dc=example,dc=com
@@ -123,6 +124,17 @@ upstreams:                          # ORDER MATTERS: earlier wins
   - name: internal
     type: local                     # dirgate's own writable directory, stored in the cache
     seed_file: examples/users.yaml  # optional: loaded on first start only
+  - name: cloud
+    type: jiracloud
+    url: https://example.atlassian.net
+    email: admin@example.com
+    api_token: ${JIRA_API_TOKEN}
+  - name: org
+    type: access
+    base_url: https://api.atlassian.com    # overridable for tests
+    org_id: 1a2b3c
+    api_key: ${ATLASSIAN_ADMIN_KEY}
+    api_key_expires: 2027-06-30     # status warns 14 days before
 `
 
 // minimal is the smallest valid configuration.
@@ -135,7 +147,11 @@ upstreams:
 
 func TestParseFullExample(t *testing.T) {
 	dir := t.TempDir()
-	c := mustParse(t, dir, withHash(fullExample), map[string]string{"STAFF_LDAP_PASSWORD": "s3cret"})
+	c := mustParse(t, dir, withHash(fullExample), map[string]string{"STAFF_LDAP_PASSWORD": "s3cret",
+		"JIRA_API_TOKEN": "jira-token", "ATLASSIAN_ADMIN_KEY": "org-key"})
+	defaultRefresh := Refresh{Interval: DefaultRefreshInterval, FullEvery: DefaultRefreshFullEvery}
+	jira := jiracloud.Config{URL: "https://example.atlassian.net", Email: "admin@example.com", APIToken: "jira-token"}.WithDefaults()
+	org := access.Config{BaseURL: "https://api.atlassian.com", OrgID: "1a2b3c", APIKey: "org-key", APIKeyExpires: "2027-06-30"}.WithDefaults()
 
 	want := &Config{
 		DataDir: filepath.Join(dir, "dirgate-data"),
@@ -193,13 +209,15 @@ func TestParseFullExample(t *testing.T) {
 				MaxDeletePercent: ptr(DefaultMaxDeletePercent),
 				Local:            &local.Config{SeedFile: filepath.Join(dir, "examples", "users.yaml")},
 			},
+			{Name: "cloud", Type: "jiracloud", Refresh: defaultRefresh, MaxDeletePercent: ptr(DefaultMaxDeletePercent), JiraCloud: &jira},
+			{Name: "org", Type: "access", Refresh: defaultRefresh, MaxDeletePercent: ptr(DefaultMaxDeletePercent), Access: &org},
 		},
 		Path: filepath.Join(dir, "dirgate.yaml"),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse:\n got %s\nwant %s", dump(c), dump(want))
 	}
-	if got := c.UpstreamNames(); !slices.Equal(got, []string{"staff", "internal"}) {
+	if got := c.UpstreamNames(); !slices.Equal(got, []string{"staff", "internal", "cloud", "org"}) {
 		t.Errorf("UpstreamNames = %q", got)
 	}
 }
