@@ -424,6 +424,9 @@ func (c *Client) resolve(pathOrURL string, query url.Values) (*url.URL, error) {
 		}
 	} else {
 		u = base.JoinPath(pathOrURL)
+		if !strings.HasPrefix(u.Path, "/") {
+			u.Path = "/" + u.Path // JoinPath on a base without a path drops it
+		}
 	}
 	if len(query) > 0 {
 		q := u.Query()

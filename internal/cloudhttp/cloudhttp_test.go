@@ -386,3 +386,21 @@ func FuzzAPIMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestErrorNamesThePath: an error names the request as method and path,
+// with its leading slash, whatever the base URL.
+func TestErrorNamesThePath(t *testing.T) {
+	srv, _ := scripted(t, status(404, nil, ""))
+	for _, base := range []string{srv.URL, srv.URL + "/", srv.URL + "/ex/jira/abc"} {
+		c := client(srv, newFakeClock())
+		c.Base = strings.TrimRight(base, "/")
+		_, err := c.Get(context.Background(), "/rest/api/3/myself", nil, nil)
+		want := "GET /rest/api/3/myself: not found (404)"
+		if strings.HasSuffix(base, "abc") {
+			want = "GET /ex/jira/abc/rest/api/3/myself: not found (404)"
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("base %s: error %v, want it to start with %q", base, err, want)
+		}
+	}
+}
