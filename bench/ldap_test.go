@@ -119,6 +119,9 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		return rep, perOp
 	}
 	syncPeak := vmHWM(b, dg.cmd.Process.Pid)
+	if dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR"); dir != "" {
+		profileTo(b, filepath.Join(tmp, "data"), "heap?gc=1", filepath.Join(dir, "dirgate_heap_after_sync.pprof"))
+	}
 	resetHWM(b, dg.cmd.Process.Pid)
 	// dirgate fills its per-user cache in the background after its first
 	// search: let that happen before anything is measured.

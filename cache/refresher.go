@@ -43,6 +43,11 @@ type Refresher struct {
 	// OnSync, when set, is called after every sync with its outcome (tests
 	// wait on it instead of sleeping).
 	OnSync func(name string, run SyncRun)
+	// BeforeSync, when set, is called before every sync, with whether it
+	// is meant to be full; the function it returns (if any) is called when
+	// the sync is over, whatever its outcome, after OnSync. serve lifts
+	// its memory limit for the length of a full sync.
+	BeforeSync func(name string, full bool) (after func())
 	// Warnings, when set, adds warnings to an upstream's status after each
 	// sync (credential expiry, for example).
 	Warnings func(name string) []string
@@ -223,6 +228,11 @@ func (r *Refresher) syncOnce(ctx context.Context, t *target, req SyncRequest) (S
 	}
 	run := SyncRun{Started: time.Now().UTC(), Full: full}
 	log.Debug("sync starting", "full", full)
+	if r.BeforeSync != nil {
+		if after := r.BeforeSync(t.Name, full); after != nil {
+			defer after()
+		}
+	}
 	res, err := t.Syncer.Sync(ctx, upstream.SyncRequest{Full: full, Cursor: cursor, Progress: req.Progress})
 	var ar ApplyResult
 	if err == nil {

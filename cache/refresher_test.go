@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -214,5 +215,36 @@ func TestRefresherCredentialExpiryAndWarnings(t *testing.T) {
 	st, _ = s.Status("one")
 	if st.State != StateError || !st.CredentialExpires.Equal(f.expires) || !slices.Contains(st.Warnings, "API key expires in 3 days") {
 		t.Fatalf("status after a failure %+v", st)
+	}
+}
+
+// TestBeforeSyncPairs: the function BeforeSync returns runs once after
+// every sync — succeeded, failed or cancelled — and after OnSync.
+func TestBeforeSyncPairs(t *testing.T) {
+	s := open(t, "", "one")
+	f := &scripted{}
+	f.set(fixture(), nil)
+	r := NewRefresher(s, []Target{{Name: "one", Type: "test", Syncer: f, Interval: time.Hour, FullEvery: 24 * time.Hour, MaxDeletePercent: 20}}, nil)
+	var events []string
+	r.BeforeSync = func(name string, full bool) func() {
+		events = append(events, fmt.Sprintf("before %s full=%v", name, full))
+		return func() { events = append(events, "after") }
+	}
+	r.OnSync = func(string, SyncRun) { events = append(events, "onsync") }
+	if _, err := r.SyncNow(context.Background(), "one", SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	f.set(nil, upstream.ErrUnavailable)
+	if _, err := r.SyncNow(context.Background(), "one", SyncRequest{}); err == nil {
+		t.Fatal("the failing sync succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.SyncNow(ctx, "one", SyncRequest{Full: true}); err == nil {
+		t.Fatal("the cancelled sync succeeded")
+	}
+	want := []string{"before one full=true", "onsync", "after", "before one full=false", "onsync", "after", "before one full=true", "after"}
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
 	}
 }

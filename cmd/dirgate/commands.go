@@ -108,10 +108,18 @@ func serve(c *cli.Context) error {
 	defer cancel()
 	// A big sync leaves a heap twice the directory's size behind it, and
 	// the garbage collector's next target follows it; give the memory back
-	// at once so that the server's footprint is its working set.
-	rt.refresher.OnSync = func(_ string, run cache.SyncRun) {
-		if r := run.Result; r != nil && r.UsersAdded+r.UsersUpdated+r.UsersDeleted+r.GroupsAdded+r.GroupsUpdated+r.GroupsDeleted > 1000 {
-			debug.FreeOSMemory()
+	// at once so that the server's footprint is its working set, and keep
+	// it there (memory.go).
+	if gov := newMemoryGovernor(log); gov != nil {
+		gov.settle() // what loading the stored directory left behind
+		go gov.run(ctx)
+		rt.refresher.BeforeSync = gov.beforeSync
+		rt.refresher.OnSync = func(_ string, run cache.SyncRun) { gov.onSync(run) }
+	} else {
+		rt.refresher.OnSync = func(_ string, run cache.SyncRun) {
+			if bigChange(run) {
+				debug.FreeOSMemory()
+			}
 		}
 	}
 	var wg sync.WaitGroup
