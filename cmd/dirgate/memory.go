@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/cache"
+	"github.com/dirgate/dirgate/internal/secret"
 )
 
 // memoryGovernor keeps serve's footprint near its working set. The
@@ -57,8 +58,16 @@ func (g *memoryGovernor) run(ctx context.Context) {
 	}
 }
 
-// memoryLimitSlack is what the limit leaves above the collector's target.
+// memoryLimitSlack is what the limit leaves above the collector's target:
+// stacks and the runtime's own structures.
 const memoryLimitSlack = 24 << 20
+
+// loginBurst is what a burst of logins holds while it hashes: argon2id
+// with the default parameters, as many at once as secret allows. The limit
+// always leaves room for it (and 64 MiB more) above the live heap, or a
+// burst on a small directory would push the heap over the limit with
+// memory the collector cannot free, and it would collect in vain.
+var loginBurst = int64(secret.ConcurrentVerifies())*secret.DefaultMemoryKiB<<10 + 64<<20
 
 // minMemoryLimit is the lowest limit the governor sets (small directories
 // need no squeezing).
@@ -122,7 +131,7 @@ func (g *memoryGovernor) setLimit() {
 
 // memoryLimit is the limit for a live heap of live bytes.
 func memoryLimit(live uint64) int64 {
-	return max(int64(float64(live)*(1+serveGCPercent/100.0))+memoryLimitSlack, minMemoryLimit)
+	return max(int64(float64(live)*(1+serveGCPercent/100.0))+memoryLimitSlack, int64(live)+loginBurst, minMemoryLimit)
 }
 
 // liveHeap is the heap the last garbage collection found live.

@@ -15,8 +15,14 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	live := uint64(200 << 20)
 	want := int64(float64(live)*(1+serveGCPercent/100.0)) + memoryLimitSlack
-	if got := memoryLimit(live); got != want || got <= int64(live) {
+	if got := memoryLimit(live); got != max(want, int64(live)+loginBurst) || got <= int64(live) {
 		t.Errorf("limit for %d live = %d, want %d", live, got, want)
+	}
+	// A login burst always fits above the live heap, however small.
+	for _, live := range []uint64{0, 10 << 20, 60 << 20, 1 << 30} {
+		if got := memoryLimit(live); got < int64(live)+loginBurst {
+			t.Errorf("limit for %d live = %d: no room for a login burst of %d", live, got, loginBurst)
+		}
 	}
 }
 

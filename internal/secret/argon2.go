@@ -156,5 +156,9 @@ func Verify(hash, password string) (bool, error) {
 // of memory each and finish in arrival order.
 var verifySlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 
+// ConcurrentVerifies is how many argon2id computations may run at once:
+// what a burst of logins holds is that many times a hash's memory.
+func ConcurrentVerifies() int { return cap(verifySlots) }
+
 // verifyHook, when set (tests), runs inside a slot.
 var verifyHook func()
