@@ -113,43 +113,36 @@ func (s *Server) getGroupAttributes(q *request) {
 	q.reply(http.StatusOK, attributesDoc{q.v.attributesOf(g.Rec.Attributes, "/group/attribute", "groupname", q.v.out(g.Rec.Name))})
 }
 
-// groupNames renders a list of group names: paged, minimal or expanded.
-func (q *request) groupNames(names []string) {
-	start, max, err := q.page()
-	if err != nil {
-		q.fail(http.StatusBadRequest, "ILLEGAL_ARGUMENT", err.Error())
-		return
-	}
-	full, attrs := q.expand("group"), q.expand("attributes")
-	lw := q.beginList(false)
-	for i := start; i < len(names) && i-start < max; i++ {
-		if full {
-			if g, ok := q.s.store.Group(names[i]); ok {
-				lw.group(q.v.group(g, false, false, attrs))
-			}
-			continue
-		}
-		lw.minimal(names[i])
-	}
-	lw.end()
-}
+// groupNames and userNames render a list of names: paged, minimal or
+// expanded.
+func (q *request) groupNames(names []string) { q.nameList(names, false) }
+func (q *request) userNames(names []string)  { q.nameList(names, true) }
 
-func (q *request) userNames(names []string) {
+func (q *request) nameList(names []string, users bool) {
 	start, max, err := q.page()
 	if err != nil {
 		q.fail(http.StatusBadRequest, "ILLEGAL_ARGUMENT", err.Error())
 		return
 	}
-	full, attrs := q.expand("user"), q.expand("attributes")
-	lw := q.beginList(true)
+	entity := "group"
+	if users {
+		entity = "user"
+	}
+	full, attrs := q.expand(entity), q.expand("attributes")
+	lw := q.beginList(users)
 	for i := start; i < len(names) && i-start < max; i++ {
-		if full {
+		switch {
+		case !full:
+			lw.minimal(names[i])
+		case users:
 			if u, ok := q.s.store.User(names[i]); ok {
 				lw.user(q.v.user(u, false, false, attrs))
 			}
-			continue
+		default:
+			if g, ok := q.s.store.Group(names[i]); ok {
+				lw.group(q.v.group(g, false, false, attrs))
+			}
 		}
-		lw.minimal(names[i])
 	}
 	lw.end()
 }

@@ -134,15 +134,19 @@ func (v *view) user(u cache.User, minimal, attrs, expandAttrs bool) *userEntity 
 		e.x.Updated, e.j.Updated = (*xmlTime)(&t), (*jsonTime)(&t)
 	}
 	if attrs || expandAttrs {
-		var a *attributeList
-		if expandAttrs {
-			a = v.attributesOf(r.Attributes, "/user/attribute", "username", name)
-		} else {
-			a = &attributeList{Link: v.link("/user/attribute", "username", name), Attributes: []attributeEntity{}}
-		}
+		a := v.attributeListOf(r.Attributes, "/user/attribute", "username", name, expandAttrs)
 		e.x.Attributes, e.j.Attributes = a, a
 	}
 	return e
+}
+
+// attributeListOf is an entity's attribute list: with expand, its
+// attributes; otherwise only the link to them.
+func (v *view) attributeListOf(attrs map[string][]string, path, param, name string, expand bool) *attributeList {
+	if expand {
+		return v.attributesOf(attrs, path, param, name)
+	}
+	return &attributeList{Link: v.link(path, param, name), Attributes: []attributeEntity{}}
 }
 
 type groupEntity struct {
@@ -178,12 +182,7 @@ func (v *view) group(g cache.Group, minimal, attrs, expandAttrs bool) *groupEnti
 	e.x.Type, e.j.Type = "GROUP", "GROUP"
 	e.x.Active, e.j.Active = boolp(r.Active), boolp(r.Active)
 	if attrs || expandAttrs {
-		var a *attributeList
-		if expandAttrs {
-			a = v.attributesOf(r.Attributes, "/group/attribute", "groupname", name)
-		} else {
-			a = &attributeList{Link: v.link("/group/attribute", "groupname", name), Attributes: []attributeEntity{}}
-		}
+		a := v.attributeListOf(r.Attributes, "/group/attribute", "groupname", name, expandAttrs)
 		e.x.Attributes, e.j.Attributes = a, a
 	}
 	return e
