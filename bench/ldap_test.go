@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -64,7 +62,10 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 	dg := startDirgate(b, plain, tmp)
 
 	uids := ldapload.UIDs(nUsers)
-	nested := memberOfFilters(b, ldif, uids)
+	nested, _, err := ldapload.MemberOfFilters(ldif, uids)
+	if err != nil {
+		b.Fatal(err)
+	}
 	search := func(filter func(it *ldapload.Iter) string) ldapload.Op {
 		return ldapload.Search{Base: "dc=example,dc=com", Scope: goldap.ScopeWholeSubtree, Filter: filter,
 			Attributes: []string{"uid", "cn", "mail", "memberOf"}, Expect: 1}
@@ -397,52 +398,4 @@ func profileTo(b *testing.B, dataDir, profile, path string) {
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		b.Errorf("profile: %v", err)
 	}
-}
-
-// memberOfFilters builds, for every user, (&(uid=X)(memberOf=G)) with G
-// one of X's groups, direct or through nesting, read from the LDIF.
-func memberOfFilters(b *testing.B, ldif string, uids []string) []string {
-	f, err := os.Open(ldif)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	direct := make([][]string, len(uids))
-	parent := map[string]string{}
-	user := -1
-	var dn string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ": ")
-		switch {
-		case !ok:
-		case k == "dn":
-			dn, user = v, -1
-			if rest, ok := strings.CutPrefix(v, "uid=user"); ok {
-				user, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			}
-		case k == "memberOf" && user >= 0:
-			direct[user] = append(direct[user], v)
-		case k == "memberOf":
-			parent[dn] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	out := make([]string, len(uids))
-	for i, groups := range direct {
-		all := groups
-		for _, g := range groups {
-			if p, ok := parent[g]; ok {
-				all = append(all, p)
-			}
-		}
-		if len(all) == 0 {
-			b.Fatalf("user %d is in no group", i)
-		}
-		out[i] = "(&(uid=" + uids[i] + ")(memberOf=" + all[r.IntN(len(all))] + "))"
-	}
-	return out
 }

@@ -117,7 +117,10 @@ func TestMeasure(t *testing.T) {
 		return
 	}
 	t.Run("dynlist", func(t *testing.T) {
-		filters, nested := memberOfFilters(t, ldif, uids)
+		filters, nested, err := ldapload.MemberOfFilters(ldif, uids)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("memberOf filters: %d of %d name a group the user is in through nesting only", nested, len(filters))
 		t0 := time.Now()
 		s := slapdtest.Start(t, slapdtest.WithLDIFFile(ldif), slapdtest.WithLDIFIncludesBase(), slapdtest.WithDynlist())
@@ -230,60 +233,6 @@ func pin(t *testing.T, s *slapdtest.Server) func() func() {
 			taskset(all, slapdPID(t, s))
 		}
 	}
-}
-
-// memberOfFilters reads the generated LDIF and returns, for every user, a
-// filter (&(uid=X)(memberOf=G)) with G one of the user's groups, direct or
-// through nesting, and how many of the Gs are nesting-only.
-func memberOfFilters(t *testing.T, ldif string, uids []string) ([]string, int) {
-	f, err := os.Open(ldif)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	direct := make([][]string, len(uids))
-	parent := map[string]string{}
-	user := -1
-	var dn string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ": ")
-		switch {
-		case !ok:
-		case k == "dn":
-			dn, user = v, -1
-			if rest, ok := strings.CutPrefix(v, "uid=user"); ok {
-				user, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			}
-		case k == "memberOf" && user >= 0:
-			direct[user] = append(direct[user], v)
-		case k == "memberOf":
-			parent[dn] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	filters := make([]string, len(uids))
-	nested := 0
-	for i, groups := range direct {
-		all := groups
-		for _, g := range groups {
-			if p, ok := parent[g]; ok {
-				all = append(all, p)
-			}
-		}
-		if len(all) == 0 {
-			t.Fatalf("user %d is in no group", i)
-		}
-		j := r.IntN(len(all))
-		if j >= len(groups) {
-			nested++
-		}
-		filters[i] = "(&(uid=" + uids[i] + ")(memberOf=" + all[j] + "))"
-	}
-	return filters, nested
 }
 
 // A raw reference client, to tell slapd's cost from go-ldap's: requests
