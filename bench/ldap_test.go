@@ -291,9 +291,13 @@ func runServe(b testing.TB, dir, cfg, addr string) *dirgateProc {
 		cmd = exec.Command("taskset", "-c", cpus, bin, "serve", "--config", cfgPath)
 	}
 	cmd.Stderr = os.Stderr
+	cmd.Env = os.Environ()
 	if p := os.Getenv("DIRGATE_BENCH_SERVER_GOMAXPROCS"); p != "" {
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+p)
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+p)
 	}
+	// More of the server's environment, for experiments: e.g.
+	// DIRGATE_BENCH_SERVER_ENV="GOGC=off GODEBUG=gctrace=1".
+	cmd.Env = append(cmd.Env, strings.Fields(os.Getenv("DIRGATE_BENCH_SERVER_ENV"))...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

@@ -17,9 +17,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/url"
+	"net"
 	"os"
-	"runtime"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +157,8 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 	uids := ldapload.UIDs(nUsers)
 	dur := restDuration()
 	const conc = restMaxConns
+	var namesSize int64 // mean response size of "names", for the floor
+	var auth string
 	for _, v := range []struct{ name, query string }{
 		{"names", "&max-results=-1"},
 		{"expand=group", "&max-results=-1&expand=group"},
@@ -168,41 +172,81 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			if _, err := c.do("GET", paths[0], nil, t); err != nil || t.counts[0] == 0 {
 				b.Fatalf("%s: %d groups, error %v", paths[0], t.counts[0], err)
 			}
-			// The load itself goes through lean keep-alive connections
-			// (rawConn): net/http's client would cost more CPU per request
-			// than the server, on the same two cores.
-			conns := make([]*rawConn, conc)
-			reqs := make([][]byte, len(paths))
-			for i := range conns {
-				rc, err := dialRaw(e.base, c.auth)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer rc.close()
-				conns[i] = rc
-			}
-			u, _ := url.Parse(e.base)
-			for i, p := range paths {
-				reqs[i] = conns[0].request(u.Path + p)
-			}
+			// The load itself comes from runEpoll (one thread, like wrk):
+			// net/http's client, or a goroutine per connection, would cost
+			// more CPU per request than the server, on the same two cores.
 			var r loadResult
-			if p := envInt("DIRGATE_BENCH_CLIENT_PROCS", 0); p > 0 {
-				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
-			}
+			var err error
 			b.ResetTimer()
 			stopProfile := profileWindow(b)
+			profiled := e.serverProfiles(b, dur/5, dur, "nested_"+v.name)
 			for i := 0; i < b.N; i++ {
-				r = runFor(conc, dur/5, dur, func(w int, rng *rand.Rand, _ int) (int64, error) {
-					return conns[w].do(reqs[rng.IntN(len(reqs))])
-				})
+				if r, err = runEpoll(e.base, c.auth, conc, paths, dur/5, dur); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.StopTimer()
 			stopProfile()
+			profiled()
 			fmt.Fprintf(os.Stderr, "bench: REST nested groups %s, %d clients: %s\n", v.name, conc, &r)
 			reportLoad(b, r)
 			b.ReportMetric(float64(r.bytes)/float64(r.ok), "B/resp")
+			if v.name == "names" {
+				namesSize, auth = r.bytes/max(r.ok, 1), c.auth
+			}
 		})
 	}
+	// The same load on a net/http server that answers every request with
+	// a prepared body of the size of the names' responses (nethttpfloor):
+	// what net/http and this machine cost any handler, in the same run.
+	b.Run("net-http-floor", func(b *testing.B) {
+		if namesSize == 0 {
+			b.Skip("needs the names benchmark")
+		}
+		base := startFloor(b, namesSize, auth)
+		var r loadResult
+		var err error
+		for i := 0; i < b.N; i++ {
+			if r, err = runEpoll(base, auth, conc, []string{"/user/group/nested?username=u"}, dur/5, dur); err != nil {
+				b.Fatal(err)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bench: REST nested groups net/http floor (%d-byte body), %d clients: %s\n", namesSize, conc, &r)
+		reportLoad(b, r)
+	})
+}
+
+// startFloor builds and starts bench/nethttpfloor answering with bodies
+// of size bytes to requests carrying auth, and returns its base URL.
+func startFloor(b *testing.B, size int64, auth string) string {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "nethttpfloor")
+	if out, err := exec.Command("go", "build", "-o", bin, "./nethttpfloor").CombinedOutput(); err != nil {
+		b.Fatalf("building nethttpfloor: %v\n%s", err, out)
+	}
+	addr := freeAddr(b)
+	cmd := exec.Command(bin, addr, strconv.FormatInt(size, 10), auth)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// CPU figures count the floor server as the server.
+	prev := servePID
+	servePID = cmd.Process.Pid
+	b.Cleanup(func() { servePID = prev })
+	for start := time.Now(); ; {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Since(start) > time.Minute {
+			b.Fatalf("nethttpfloor does not listen on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the listener
+	}
+	return "http://" + addr + restPrefix
 }
 
 // BenchmarkRESTGroupMembership:

@@ -53,6 +53,7 @@ const (
 type restEnv struct {
 	base          string // http://addr/rest/usermanagement/1
 	users, groups int    // in the directory
+	dataDir       string // of the `dirgate serve` process; "" in process
 
 	// cold are local users no request has authenticated yet; coldNext is
 	// the next one to hand out. warm are local users for repeated logins.
@@ -150,6 +151,7 @@ upstreams:
 		e.users, e.groups = e.users+u.Users, e.groups+u.Groups
 	}
 	e.base = "http://" + addr + restPrefix
+	e.dataDir = filepath.Join(dir, "data")
 }
 
 // startInProcess runs the server in this process (for CPU profiles of
@@ -301,6 +303,7 @@ type loadResult struct {
 	firstErr error
 	elapsed  time.Duration // the measured window
 	cpu      time.Duration // this process's CPU (server and client) in the window
+	server   time.Duration // of that, the `dirgate serve` process's (0 in process)
 	machine  time.Duration // the whole machine's busy CPU time in the window
 	bytes    int64         // response bytes of the successful requests
 	hist     ldapload.Histogram
@@ -309,10 +312,14 @@ type loadResult struct {
 func (r *loadResult) rps() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 
 func (r *loadResult) String() string {
-	return fmt.Sprintf("%d requests in %s: %.1f req/s, latency mean %s p50 %s p99 %s max %s, %.0f µs CPU/req (client+server), other processes %.2f cores, %d errors",
+	q := func(f float64) time.Duration { return r.hist.Quantile(f).Round(time.Microsecond) }
+	server := ""
+	if r.server > 0 && r.ok > 0 {
+		server = fmt.Sprintf(" (server %.0f)", float64(r.server.Microseconds())/float64(r.ok))
+	}
+	return fmt.Sprintf("%d requests in %s: %.1f req/s, latency mean %s p50 %s p90 %s p99 %s p99.9 %s max %s, %.0f µs CPU/req (client+server)%s, other processes %.2f cores, %d errors",
 		r.ok, r.elapsed.Round(time.Millisecond), r.rps(), r.hist.Mean().Round(time.Microsecond),
-		r.hist.Quantile(0.5).Round(time.Microsecond), r.hist.Quantile(0.99).Round(time.Microsecond),
-		r.hist.Max().Round(time.Microsecond), r.cpuPerReq(), r.otherCores(), r.errs)
+		q(0.5), q(0.9), q(0.99), q(0.999), r.hist.Max().Round(time.Microsecond), r.cpuPerReq(), server, r.otherCores(), r.errs)
 }
 
 // otherCores is how many cores other processes kept busy on average
@@ -660,15 +667,53 @@ func selfCPU() time.Duration {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	own := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	if servePID != 0 {
-		raw, err := os.ReadFile(procPath("stat"))
-		if err == nil {
-			f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-			ut, _ := strconv.ParseInt(f[11], 10, 64)
-			st, _ := strconv.ParseInt(f[12], 10, 64)
-			own += time.Duration(ut+st) * time.Second / 100
-		}
+	return time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) + serveCPU()
+}
+
+// serveCPU is the user+system CPU time the `dirgate serve` child has used
+// (0 when the server runs in this process).
+func serveCPU() time.Duration {
+	if servePID == 0 {
+		return 0
 	}
-	return own
+	raw, err := os.ReadFile(procPath("stat"))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100
+}
+
+// serverProfiles saves a CPU profile of the `dirgate serve` process over
+// the next warm+d and an execution trace of the second after warm, when
+// DIRGATE_BENCH_PROFILE_DIR names a directory: DIR/NAME.pprof and
+// DIR/NAME.trace (go tool pprof, go tool trace). The returned function
+// waits for both.
+func (e *restEnv) serverProfiles(b *testing.B, warm, d time.Duration, name string) (wait func()) {
+	dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR")
+	if dir == "" || e.dataDir == "" {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	for _, p := range []struct {
+		after     time.Duration
+		path, ext string
+	}{
+		{0, fmt.Sprintf("profile?seconds=%d", max(1, int((warm+d).Seconds()))), ".pprof"},
+		// A trace of the measured window's first second: scheduling
+		// latency, GC pauses and assists behind the tail.
+		{warm, "trace?seconds=1", ".trace"},
+		// What the measured window allocated (go tool pprof -sample_index=alloc_space).
+		{warm, fmt.Sprintf("allocs?seconds=%d", max(1, int(d.Seconds()))), ".allocs.pprof"},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(p.after) // positions a sampling window, synchronises nothing
+			profileTo(b, e.dataDir, p.path, filepath.Join(dir, name+p.ext))
+		}()
+	}
+	return wg.Wait
 }
