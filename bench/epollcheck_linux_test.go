@@ -62,7 +62,7 @@ func TestRunEpoll(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	r, err := runEpoll(srv.URL+"/api", "Basic abc", 4, []string{"/big", "/small"}, 50*time.Millisecond, 200*time.Millisecond)
+	r, err := runEpoll(srv.URL+"/api", "Basic abc", 4, []string{"/big", "/small"}, 50*time.Millisecond, 200*time.Millisecond, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +75,13 @@ func TestRunEpoll(t *testing.T) {
 	if r.hist.Count() != r.ok {
 		t.Fatalf("%d latencies for %d responses", r.hist.Count(), r.ok)
 	}
-	r, err = runEpoll(srv.URL+"/api", "Basic abc", 2, []string{"/none"}, 0, 100*time.Millisecond)
+	r, err = runEpoll(srv.URL+"/api", "Basic abc", 2, []string{"/none"}, 0, 100*time.Millisecond, 0)
 	if err != nil || r.ok != 0 || r.errs == 0 || !strings.Contains(r.firstErr.Error(), "404") {
 		t.Fatalf("404s: %d ok, %d errors (%v), %v", r.ok, r.errs, r.firstErr, err)
+	}
+	// Open loop: about rate × duration requests, whatever the latency.
+	r, err = runEpoll(srv.URL+"/api", "Basic abc", 4, []string{"/small"}, 20*time.Millisecond, 500*time.Millisecond, 1000)
+	if err != nil || r.errs != 0 || r.ok < 400 || r.ok > 520 {
+		t.Fatalf("1000/s for 0.5 s: %d responses, %d errors (%v), %v", r.ok, r.errs, r.firstErr, err)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // runEpoll is the load generator of the REST latency benchmarks: conc
@@ -19,7 +21,9 @@ import (
 // (a closed loop without think time, like wrk -c conc), the next request
 // written as soon as the previous response is complete, each request a
 // path picked at random from paths. It runs for warm+dur and measures the
-// dur after warm.
+// dur after warm. With rate > 0 the loop is open instead: requests are
+// offered at rate per second in all, spread over the connections in turn,
+// whether or not the earlier ones were answered.
 //
 // All connections are served by one OS thread around epoll, not by a
 // goroutine each: on a two-core machine where the generator shares the
@@ -28,7 +32,7 @@ import (
 // scheduling delays to every latency measured. Here a latency is the time
 // from writing the request to the moment epoll reported the last bytes of
 // its response, taken before the other ready connections are handled.
-func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Duration) (loadResult, error) {
+func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Duration, rate float64) (loadResult, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if n := envInt("DIRGATE_BENCH_CLIENT_NICE", 0); n != 0 {
@@ -76,15 +80,28 @@ func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Durati
 	end := start.Add(dur)
 	var cpu0, m0, srv0 time.Duration
 	started := false
-	for _, c := range conns {
-		if err := c.send(reqs, now); err != nil {
-			return r, err
+	// Open loop: request i is due at now + i/rate, on connection i%conc;
+	// a request due while its connection waits for an answer queues, and
+	// its latency counts from when it was due (no coordinated omission).
+	var interval time.Duration
+	nextDue, nextConn := now, 0
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) / rate)
+	} else {
+		for _, c := range conns {
+			if err := c.send(reqs, now, now); err != nil {
+				return r, err
+			}
 		}
 	}
 	events := make([]syscall.EpollEvent, conc)
 	scratch := make([]byte, 64<<10)
 	for {
-		n, err := syscall.EpollWait(ep, events, 50)
+		timeout := 50 * time.Millisecond
+		if rate > 0 {
+			timeout = min(timeout, max(0, time.Until(nextDue)))
+		}
+		n, err := epollWait(ep, events, timeout)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -117,12 +134,33 @@ func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Durati
 				w.bytes += size
 				w.hist.Record(t.Sub(c.t0))
 			}
-			if err := c.send(reqs, t); err != nil {
+			c.busy = false
+			switch {
+			case rate == 0:
+				err = c.send(reqs, t, t)
+			case len(c.queued) > 0:
+				due := c.queued[0]
+				c.queued = c.queued[1:]
+				err = c.send(reqs, due, t)
+			}
+			if err != nil {
 				return r, err
 			}
 		}
+		for rate > 0 && !nextDue.After(now) {
+			c := conns[nextConn]
+			if c.busy {
+				if len(c.queued) > 1<<16 {
+					return r, fmt.Errorf("the server falls behind %.0f requests/s", rate)
+				}
+				c.queued = append(c.queued, nextDue)
+			} else if err := c.send(reqs, nextDue, now); err != nil {
+				return r, err
+			}
+			nextDue, nextConn = nextDue.Add(interval), (nextConn+1)%conc
+		}
 		for _, c := range conns {
-			if now.Sub(c.t0) > restRequestTimeout {
+			if c.busy && now.Sub(c.sent) > restRequestTimeout {
 				return r, fmt.Errorf("no response in %s", restRequestTimeout)
 			}
 		}
@@ -139,11 +177,14 @@ const restRequestTimeout = 10 * time.Second
 // epollConn is one connection of runEpoll: a non-blocking socket and the
 // bytes of the response read so far.
 type epollConn struct {
-	f   *os.File // owns fd
-	fd  int
-	buf []byte
-	t0  time.Time // when the request in flight was written
-	rng *rand.Rand
+	f      *os.File // owns fd
+	fd     int
+	buf    []byte
+	busy   bool        // a request is in flight
+	t0     time.Time   // when it was due (closed loop: written)
+	sent   time.Time   // when it was written
+	queued []time.Time // open loop: due times of the requests waiting
+	rng    *rand.Rand
 }
 
 // dialEpoll connects to addr and adds the socket to ep, tagged k.
@@ -171,9 +212,9 @@ func dialEpoll(addr string, ep, k int) (*epollConn, error) {
 	return c, nil
 }
 
-func (c *epollConn) send(reqs [][]byte, now time.Time) error {
+func (c *epollConn) send(reqs [][]byte, due, now time.Time) error {
 	req := reqs[c.rng.IntN(len(reqs))]
-	c.t0 = now
+	c.t0, c.sent, c.busy = due, now, true
 	n, err := syscall.Write(c.fd, req)
 	if err == nil && n < len(req) {
 		err = errors.New("short write") // a request is far smaller than the socket buffer
@@ -272,3 +313,28 @@ func parseResponse(buf []byte) (total, status int, size int64, err error) {
 		return 0, 0, 0, errors.New("response without a length")
 	}
 }
+
+// epollWait waits up to timeout for events, with microsecond precision
+// where the kernel has epoll_pwait2 (Linux 5.11), else in milliseconds
+// (rounded up).
+func epollWait(ep int, events []syscall.EpollEvent, timeout time.Duration) (int, error) {
+	if !noPwait2.Load() {
+		ts := syscall.NsecToTimespec(int64(timeout))
+		n, _, e := syscall.Syscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)),
+			uintptr(unsafe.Pointer(&ts)), 0, 0)
+		if e != syscall.ENOSYS {
+			if e != 0 {
+				return 0, e
+			}
+			return int(n), nil
+		}
+		noPwait2.Store(true)
+	}
+	return syscall.EpollWait(ep, events, int((timeout+time.Millisecond-1)/time.Millisecond))
+}
+
+// sysEpollPwait2 is epoll_pwait2's number in the generic syscall table
+// (amd64 and arm64 alike).
+const sysEpollPwait2 = 441
+
+var noPwait2 atomic.Bool

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,10 +97,17 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 			// A CPU profile of dirgate over the run (warm-up included),
 			// from its admin socket (go tool pprof dir/NAME.pprof).
 			profiled = make(chan struct{})
+			file := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
+			secs := int((warm + d).Seconds())
 			go func() {
 				defer close(profiled)
-				profileTo(b, filepath.Join(tmp, "data"), fmt.Sprintf("profile?seconds=%d", int((warm+d).Seconds())),
-					filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".pprof"))
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					// What the run allocated (-sample_index=alloc_space).
+					profileTo(b, filepath.Join(tmp, "data"), fmt.Sprintf("allocs?seconds=%d", secs), file+".allocs.pprof")
+				})
+				profileTo(b, filepath.Join(tmp, "data"), fmt.Sprintf("profile?seconds=%d", secs), file+".pprof")
+				wg.Wait()
 			}()
 		}
 		cpu0, t0 := procCPU(b, t.pid), time.Now()

@@ -14,6 +14,7 @@ package bench
 //	go test -run '^$' -bench REST -benchtime 1x ./bench/
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -148,17 +149,31 @@ func BenchmarkRESTAuthentication(b *testing.B) {
 
 // BenchmarkRESTNestedGroups: GET /user/group/nested?username=U&max-results=-1
 // for random users of the directory, by 64 clients over keep-alive
-// connections, back to back for DIRGATE_BENCH_DURATION after a warm-up of
-// a fifth of it; the names only (what Jira asks) and with expand=group.
-// Reports req/s and p50/p99/mean latency (closed loop: mean latency is
-// 64 / rate), response size and the process's CPU per request.
+// connections (runEpoll), for DIRGATE_BENCH_DURATION after a warm-up of a
+// fifth of it:
+//
+//   - names (what Jira asks) and expand=group: closed loop, every client
+//     sending its next request as soon as it has the answer (the rate is
+//     what the two cores can serve; mean latency is 64 / rate);
+//   - names-at-R/s: the names requests offered at R per second in all
+//     (open loop, DIRGATE_BENCH_REST_RATES), latency counted from when
+//     each request was due;
+//   - net-http-floor (and -at-R/s): the same loads on nethttpfloor, a
+//     net/http server answering with a prepared body of the names'
+//     mean size: the latency net/http and the machine give any handler,
+//     measured in the same run.
+//
+// Reports req/s and p50/p99/mean latency, response size and CPU per
+// request (server and load generator).
 func BenchmarkRESTNestedGroups(b *testing.B) {
 	e := newRESTEnv(b, 0, 0)
 	uids := ldapload.UIDs(nUsers)
 	dur := restDuration()
 	const conc = restMaxConns
 	var namesSize int64 // mean response size of "names", for the floor
-	var auth string
+	ac := newRESTClient(e.base, 1)
+	auth := ac.auth
+	ac.close()
 	for _, v := range []struct{ name, query string }{
 		{"names", "&max-results=-1"},
 		{"expand=group", "&max-results=-1&expand=group"},
@@ -181,7 +196,7 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			stopProfile := profileWindow(b)
 			profiled := e.serverProfiles(b, dur/5, dur, "nested_"+v.name)
 			for i := 0; i < b.N; i++ {
-				if r, err = runEpoll(e.base, c.auth, conc, paths, dur/5, dur); err != nil {
+				if r, err = runEpoll(e.base, c.auth, conc, paths, dur/5, dur, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -192,28 +207,66 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			reportLoad(b, r)
 			b.ReportMetric(float64(r.bytes)/float64(r.ok), "B/resp")
 			if v.name == "names" {
-				namesSize, auth = r.bytes/max(r.ok, 1), c.auth
+				namesSize = r.bytes / max(r.ok, 1)
 			}
 		})
+		if v.name != "names" {
+			continue
+		}
+		// The same requests offered at fixed rates (open loop): the
+		// latency at a load below what the two cores can serve.
+		for _, rate := range restRates() {
+			b.Run(fmt.Sprintf("names-at-%d/s", rate), func(b *testing.B) {
+				var r loadResult
+				var err error
+				profiled := e.serverProfiles(b, dur/5, dur, fmt.Sprintf("nested_names_at_%d", rate))
+				defer profiled()
+				for i := 0; i < b.N; i++ {
+					if r, err = runEpoll(e.base, auth, conc, paths, dur/5, dur, float64(rate)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				fmt.Fprintf(os.Stderr, "bench: REST nested groups names offered at %d/s, %d clients: %s\n", rate, conc, &r)
+				reportLoad(b, r)
+			})
+		}
 	}
 	// The same load on a net/http server that answers every request with
 	// a prepared body of the size of the names' responses (nethttpfloor):
 	// what net/http and this machine cost any handler, in the same run.
-	b.Run("net-http-floor", func(b *testing.B) {
-		if namesSize == 0 {
-			b.Skip("needs the names benchmark")
+	if namesSize == 0 {
+		return // the names benchmark did not run
+	}
+	floor := startFloor(b, namesSize, auth)
+	for _, rate := range append([]int{0}, restRates()...) {
+		name := "net-http-floor"
+		if rate > 0 {
+			name = fmt.Sprintf("net-http-floor-at-%d/s", rate)
 		}
-		base := startFloor(b, namesSize, auth)
-		var r loadResult
-		var err error
-		for i := 0; i < b.N; i++ {
-			if r, err = runEpoll(base, auth, conc, []string{"/user/group/nested?username=u"}, dur/5, dur); err != nil {
-				b.Fatal(err)
+		b.Run(name, func(b *testing.B) {
+			var r loadResult
+			var err error
+			for i := 0; i < b.N; i++ {
+				if r, err = runEpoll(floor, auth, conc, []string{"/user/group/nested?username=u"}, dur/5, dur, float64(rate)); err != nil {
+					b.Fatal(err)
+				}
 			}
+			fmt.Fprintf(os.Stderr, "bench: REST nested groups net/http floor (%d-byte body) %s, %d clients: %s\n", namesSize, name, conc, &r)
+			reportLoad(b, r)
+		})
+	}
+}
+
+// restRates are the offered rates (requests/s) of the open-loop runs of
+// BenchmarkRESTNestedGroups: DIRGATE_BENCH_REST_RATES, comma-separated.
+func restRates() []int {
+	var rates []int
+	for _, f := range strings.Split(cmp.Or(os.Getenv("DIRGATE_BENCH_REST_RATES"), "5000,10000"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			rates = append(rates, n)
 		}
-		fmt.Fprintf(os.Stderr, "bench: REST nested groups net/http floor (%d-byte body), %d clients: %s\n", namesSize, conc, &r)
-		reportLoad(b, r)
-	})
+	}
+	return rates
 }
 
 // startFloor builds and starts bench/nethttpfloor answering with bodies

@@ -10,8 +10,9 @@ mkdir -p bench/out
 out="bench/out/bench-$(date -u +%Y%m%dT%H%M%SZ).txt"
 go test -run '^$' -bench 'FullSync|IncrementalSync|UserLookup' -benchtime "${BENCHTIME:-3x}" -timeout 60m ./bench/ | tee "$out"
 go test -run '^$' -bench 'LDAPSideBySide' -benchtime 1x -timeout 60m ./bench/ 2>&1 | grep -v '^time=' | tee -a "$out"
-# The Crowd REST frontend: logins, nested groups, /group/membership and a
-# Jira-like full sync (server and load generator in one process).
+# The Crowd REST frontend: logins, nested groups (and the net/http floor
+# under the same load), /group/membership and a Jira-like full sync
+# (`dirgate serve` in its own process, the load generator in the test's).
 go test -run '^$' -bench 'REST' -benchtime 1x -timeout 60m ./bench/ 2>&1 | grep -v '^time=' | tee -a "$out"
 
 awk '
@@ -41,6 +42,7 @@ function dur(msec) { return msec >= 1000 ? sprintf("%.1f s", msec / 1e3) : sprin
 	name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkREST/, "", name)
 	for (i = 3; i <= NF; i++) if ($i !~ /^[0-9.e+-]+$/) r[name, $i] = $(i-1)
 	rest = 1
+	if (name ~ /^NestedGroups\/names-at-/) { rate = name; sub(/^NestedGroups\/names-at-/, "", rate); sub(/\/s$/, "", rate); rates[++nrates] = rate }
 }
 /^BenchmarkSlapdUserLookup/ {
 	for (i = 1; i <= NF; i++) { if ($i == "ns/lookup") sl = $(i-1); if ($i == "p99-ns/lookup") sp = $(i-1) }
@@ -82,6 +84,15 @@ END {
 		if ((n, "req/s") in r)
 			printf "| `/user/group/nested` max-results=-1%s, 64 keep-alive clients (p50 / p99, req/s) | %s / %s, %d req/s | p99 ≤ 5 ms |\n",
 				v == 1 ? "" : " expand=group", dur(r[n, "p50-ms"]), dur(r[n, "p99-ms"]), r[n, "req/s"]
+	}
+	n = "NestedGroups/net-http-floor"
+	if ((n, "req/s") in r)
+		printf "| floor: a net/http server answering every request with a prepared body of that size, same load, same run (p50 / p99, req/s) | %s / %s, %d req/s | |\n",
+			dur(r[n, "p50-ms"]), dur(r[n, "p99-ms"]), r[n, "req/s"]
+	for (j = 1; j <= nrates; j++) {
+		n = "NestedGroups/names-at-" rates[j] "/s"; f = "NestedGroups/net-http-floor-at-" rates[j] "/s"
+		printf "| names offered at %d req/s by the 64 clients (open loop): p50 / p99; the floor at that rate | %s / %s; floor %s / %s | |\n",
+			rates[j], dur(r[n, "p50-ms"]), dur(r[n, "p99-ms"]), dur(r[f, "p50-ms"]), dur(r[f, "p99-ms"])
 	}
 	n = "GroupMembership/membership"
 	if ((n, "ns/op") in r)
