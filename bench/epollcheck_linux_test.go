@@ -79,9 +79,10 @@ func TestRunEpoll(t *testing.T) {
 	if err != nil || r.ok != 0 || r.errs == 0 || !strings.Contains(r.firstErr.Error(), "404") {
 		t.Fatalf("404s: %d ok, %d errors (%v), %v", r.ok, r.errs, r.firstErr, err)
 	}
-	// Open loop: about rate × duration requests, whatever the latency.
+	// Open loop: at most rate × (warm-up + duration) requests, however fast
+	// the server answers (a closed loop would make thousands).
 	r, err = runEpoll(srv.URL+"/api", "Basic abc", 4, []string{"/small"}, 20*time.Millisecond, 500*time.Millisecond, 1000)
-	if err != nil || r.errs != 0 || r.ok < 400 || r.ok > 520 {
+	if err != nil || r.errs != 0 || r.ok < 250 || r.ok > 520 {
 		t.Fatalf("1000/s for 0.5 s: %d responses, %d errors (%v), %v", r.ok, r.errs, r.firstErr, err)
 	}
 }
