@@ -252,7 +252,9 @@ upstreams:
 	return runServe(b, dir, cfg, addr)
 }
 
-// ldapUpstreamConfig is the configuration of upstream "staff" on s.
+// ldapUpstreamConfig is the configuration of upstream "staff" on s: as
+// many bind connections as the load generator has connections (16), or
+// DIRGATE_BENCH_BIND_CONNECTIONS.
 func ldapUpstreamConfig(s *slapdtest.Server) string {
 	return fmt.Sprintf(`  - name: staff
     type: ldap
@@ -262,9 +264,9 @@ func ldapUpstreamConfig(s *slapdtest.Server) string {
     user_base: %s
     group_base: %s
     page_size: 1000
-    bind_connections: 16
+    bind_connections: %d
     refresh: {interval: 24h, full_every: 24h}
-`, s.URL(), s.AdminDN(), s.AdminPassword(), s.PeopleDN(), s.GroupsDN())
+`, s.URL(), s.AdminDN(), s.AdminPassword(), s.PeopleDN(), s.GroupsDN(), envInt("DIRGATE_BENCH_BIND_CONNECTIONS", 16))
 }
 
 // freeAddr returns a loopback address nothing listens on (for a child's
