@@ -707,6 +707,8 @@ func (e *restEnv) serverProfiles(b *testing.B, warm, d time.Duration, name strin
 		{warm, "trace?seconds=1", ".trace"},
 		// What the measured window allocated (go tool pprof -sample_index=alloc_space).
 		{warm, fmt.Sprintf("allocs?seconds=%d", max(1, int(d.Seconds()))), ".allocs.pprof"},
+		// The live heap the collector marks (-sample_index=inuse_objects).
+		{warm, "heap?gc=1", ".heap.pprof"},
 	} {
 		wg.Add(1)
 		go func() {
