@@ -131,9 +131,7 @@ func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Durati
 			case status != 200:
 				w.fail(fmt.Errorf("status %d", status), t)
 			default:
-				w.ok++
-				w.bytes += size
-				w.hist.Record(t.Sub(c.t0))
+				w.record(size, t.Sub(c.t0))
 			}
 			c.busy = false
 			switch {

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,29 +91,14 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		if service {
 			cfg.BindDN, cfg.BindPassword = t.bindDN, t.bindPW
 		}
-		var profiled chan struct{}
-		if dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR"); dir != "" && t.pid == dgT.pid {
-			// A CPU profile of dirgate over the run (warm-up included),
-			// from its admin socket (go tool pprof dir/NAME.pprof).
-			profiled = make(chan struct{})
-			file := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
-			secs := int((warm + d).Seconds())
-			go func() {
-				defer close(profiled)
-				var wg sync.WaitGroup
-				wg.Go(func() {
-					// What the run allocated (-sample_index=alloc_space).
-					profileTo(b, filepath.Join(tmp, "data"), fmt.Sprintf("allocs?seconds=%d", secs), file+".allocs.pprof")
-				})
-				profileTo(b, filepath.Join(tmp, "data"), fmt.Sprintf("profile?seconds=%d", secs), file+".pprof")
-				wg.Wait()
-			}()
+		profiled := func() {}
+		if t.pid == dgT.pid {
+			// Profiles of dirgate over the run (DIRGATE_BENCH_PROFILE_DIR).
+			profiled = serveProfiles(b, filepath.Join(tmp, "data"), warm, d, strings.ReplaceAll(name, " ", "_"))
 		}
 		cpu0, t0 := procCPU(b, t.pid), time.Now()
 		rep, err := ldapload.Run(context.Background(), cfg)
-		if profiled != nil {
-			<-profiled
-		}
+		profiled()
 		cpu1, elapsed := procCPU(b, t.pid), time.Since(t0)
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)

@@ -17,7 +17,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -97,7 +96,7 @@ func BenchmarkRESTAuthentication(b *testing.B) {
 			w := watchRSS()
 			stopProfile := profileWindow(b)
 			b.StartTimer()
-			r := runCount(conc, n, func(_ int, _ *rand.Rand, i int) (int64, error) { return login(c, us[i]) })
+			r := runCount(conc, n, func(i int) (int64, error) { return login(c, us[i]) })
 			b.StopTimer()
 			stopProfile()
 			g, a := w.done()
@@ -128,7 +127,7 @@ func BenchmarkRESTAuthentication(b *testing.B) {
 	// Log every warm user in once; then, at concurrency c, the first c
 	// warm users log in again and again, in turn.
 	c := newRESTClient(e.base, maxConc)
-	if r := runCount(maxConc, len(e.warm), func(_ int, _ *rand.Rand, i int) (int64, error) { return login(c, e.warm[i]) }); r.errs > 0 {
+	if r := runCount(maxConc, len(e.warm), func(i int) (int64, error) { return login(c, e.warm[i]) }); r.errs > 0 {
 		b.Fatalf("first logins of the warm users: %v", r.firstErr)
 	}
 	c.close()
@@ -194,7 +193,7 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			var err error
 			b.ResetTimer()
 			stopProfile := profileWindow(b)
-			profiled := e.serverProfiles(b, dur/5, dur, "nested_"+v.name)
+			profiled := serveProfiles(b, e.dataDir, dur/5, dur, "nested_"+v.name)
 			for i := 0; i < b.N; i++ {
 				if r, err = runEpoll(e.base, c.auth, conc, paths, dur/5, dur, 0); err != nil {
 					b.Fatal(err)
@@ -219,7 +218,7 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			b.Run(fmt.Sprintf("names-at-%d/s", rate), func(b *testing.B) {
 				var r loadResult
 				var err error
-				profiled := e.serverProfiles(b, dur/5, dur, fmt.Sprintf("nested_names_at_%d", rate))
+				profiled := serveProfiles(b, e.dataDir, dur/5, dur, fmt.Sprintf("nested_names_at_%d", rate))
 				defer profiled()
 				for i := 0; i < b.N; i++ {
 					if r, err = runEpoll(e.base, auth, conc, paths, dur/5, dur, float64(rate)); err != nil {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -364,16 +363,23 @@ func profileWindow(b *testing.B) func() {
 	}
 }
 
-// restOp is one request of a worker: it returns the response's size.
-type restOp func(worker int, rng *rand.Rand, i int) (int64, error)
+// restOp is request i of a run: it returns the response's size.
+type restOp func(i int) (int64, error)
 
+// loadWorker is what one worker of a run measured.
 type loadWorker struct {
 	hist      ldapload.Histogram
 	ok, errs  int64
 	bytes     int64
 	firstErr  error
-	lastDone  time.Time
 	firstTime time.Time
+}
+
+// record counts a successful request of n response bytes that took d.
+func (w *loadWorker) record(n int64, d time.Duration) {
+	w.ok++
+	w.bytes += n
+	w.hist.Record(d)
 }
 
 func (w *loadWorker) fail(err error, t time.Time) {
@@ -408,72 +414,23 @@ func runCount(conc, total int, op restOp) loadResult {
 	for k := range workers {
 		w := &loadWorker{}
 		workers[k] = w
-		rng := rand.New(rand.NewPCG(11, uint64(k)))
 		wg.Go(func() {
 			pprof.SetGoroutineLabels(clientLabels)
 			for i := int(next.Add(1) - 1); i < total; i = int(next.Add(1) - 1) {
 				t0 := time.Now()
-				n, err := op(k, rng, i)
+				n, err := op(i)
 				t1 := time.Now()
 				if err != nil {
 					w.fail(err, t1)
 					continue
 				}
-				w.ok++
-				w.bytes += n
-				w.hist.Record(t1.Sub(t0))
+				w.record(n, t1.Sub(t0))
 			}
 		})
 	}
 	wg.Wait()
 	r := collect(workers)
 	r.elapsed, r.cpu, r.machine = time.Since(start), selfCPU()-cpu0, machineBusy()-m0
-	return r
-}
-
-// runFor runs conc workers back to back for warmup (not measured) plus
-// dur; a request belongs to the window in which it completes.
-func runFor(conc int, warmup, dur time.Duration, op restOp) loadResult {
-	workers := make([]*loadWorker, conc)
-	start := time.Now().Add(warmup)
-	end := start.Add(dur)
-	var wg sync.WaitGroup
-	for k := range workers {
-		w := &loadWorker{}
-		workers[k] = w
-		rng := rand.New(rand.NewPCG(13, uint64(k)))
-		wg.Go(func() {
-			pprof.SetGoroutineLabels(clientLabels)
-			for i := 0; ; i++ {
-				t0 := time.Now()
-				n, err := op(k, rng, i)
-				t1 := time.Now()
-				if !t1.Before(end) {
-					return
-				}
-				if t1.Before(start) {
-					continue
-				}
-				if err != nil {
-					w.fail(err, t1)
-					continue
-				}
-				w.ok++
-				w.bytes += n
-				w.hist.Record(t1.Sub(t0))
-			}
-		})
-	}
-	// Sample this process's CPU at the window's edges.
-	edge := time.NewTimer(time.Until(start))
-	<-edge.C
-	cpu0, m0 := selfCPU(), machineBusy()
-	edge.Reset(time.Until(end))
-	<-edge.C
-	cpu1, m1 := selfCPU(), machineBusy()
-	wg.Wait()
-	r := collect(workers)
-	r.elapsed, r.cpu, r.machine = dur, cpu1-cpu0, m1-m0
 	return r
 }
 
@@ -686,14 +643,15 @@ func serveCPU() time.Duration {
 	return time.Duration(ut+st) * time.Second / 100
 }
 
-// serverProfiles saves a CPU profile of the `dirgate serve` process over
-// the next warm+d and an execution trace of the second after warm, when
-// DIRGATE_BENCH_PROFILE_DIR names a directory: DIR/NAME.pprof and
-// DIR/NAME.trace (go tool pprof, go tool trace). The returned function
-// waits for both.
-func (e *restEnv) serverProfiles(b *testing.B, warm, d time.Duration, name string) (wait func()) {
+// serveProfiles saves a CPU profile of the `dirgate serve` process whose
+// data_dir is dataDir over the next warm+d, and of the d after warm an
+// execution trace of its first second, an allocation profile and the live
+// heap, when DIRGATE_BENCH_PROFILE_DIR names a directory: DIR/NAME.pprof,
+// NAME.trace, NAME.allocs.pprof and NAME.heap.pprof (go tool pprof, go
+// tool trace). The returned function waits for all of them.
+func serveProfiles(b *testing.B, dataDir string, warm, d time.Duration, name string) (wait func()) {
 	dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR")
-	if dir == "" || e.dataDir == "" {
+	if dir == "" || dataDir == "" {
 		return func() {}
 	}
 	var wg sync.WaitGroup
@@ -714,7 +672,7 @@ func (e *restEnv) serverProfiles(b *testing.B, warm, d time.Duration, name strin
 		go func() {
 			defer wg.Done()
 			time.Sleep(p.after) // positions a sampling window, synchronises nothing
-			profileTo(b, e.dataDir, p.path, filepath.Join(dir, name+p.ext))
+			profileTo(b, dataDir, p.path, filepath.Join(dir, name+p.ext))
 		}()
 	}
 	return wg.Wait
