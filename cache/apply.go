@@ -174,7 +174,8 @@ func (s *Store) linkByEmail(st *upState, users []upstream.User) []upstream.User 
 		}
 		var target *userRec
 		n := 0
-		for _, fn := range s.v.emails[upstream.Fold(u.Email)] {
+		var buf [1]string
+		for _, fn := range s.v.emails.get(upstream.Fold(u.Email), &buf) {
 			if m := s.v.users[fn]; m != nil && m.win < st.idx {
 				target, n = m.winner(), n+1
 			}
@@ -253,6 +254,7 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 			continue
 		}
 		r := &userRec{User: u}
+		packUser(&r.User)
 		switch {
 		case old != nil:
 			r.order = old.order
@@ -288,6 +290,7 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 			continue
 		}
 		r := &groupRec{Group: g}
+		packGroup(&r.Group)
 		switch {
 		case old != nil:
 			r.order = old.order

@@ -205,6 +205,7 @@ func decodeUser(b []byte) (*userRec, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	packUser(r)
 	return u, nil
 }
 
@@ -249,6 +250,7 @@ func decodeGroup(b []byte) (*groupRec, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	packGroup(r)
 	return g, nil
 }
 

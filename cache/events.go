@@ -101,7 +101,8 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 	touchGroup := func(g *groupRec) {
 		name := upstream.Fold(g.Name)
 		addGroup(name)
-		recs := append([]*groupRec{g}, st.groupNames[name]...)
+		var buf [1]*groupRec
+		recs := append([]*groupRec{g}, st.groupNames.list(name, &buf)...)
 		for _, r := range recs {
 			for _, m := range r.Members {
 				resolve(m)

@@ -57,7 +57,8 @@ func (s *Store) User(name string) (User, bool) {
 func (s *Store) UsersByEmail(email string) []User {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	names := s.v.emails[upstream.Fold(email)]
+	var buf [1]string
+	names := s.v.emails.get(upstream.Fold(email), &buf)
 	out := make([]User, 0, len(names))
 	for _, n := range names {
 		out = append(out, s.mkUser(s.v.users[n]))
@@ -409,23 +410,19 @@ func (s *Store) Collisions(up string) []Collision {
 		return nil
 	}
 	var out []Collision
-	for _, l := range st.userNames {
-		if len(l) > 1 {
-			c := Collision{Kind: "user", Name: l[0].Username, Kept: l[0].Key}
-			for _, r := range l[1:] {
-				c.Skipped = append(c.Skipped, r.Key)
-			}
-			out = append(out, c)
+	for _, l := range st.userNames.more {
+		c := Collision{Kind: "user", Name: l[0].Username, Kept: l[0].Key}
+		for _, r := range l[1:] {
+			c.Skipped = append(c.Skipped, r.Key)
 		}
+		out = append(out, c)
 	}
-	for _, l := range st.groupNames {
-		if len(l) > 1 {
-			c := Collision{Kind: "group", Name: l[0].Name, Kept: l[0].Key}
-			for _, r := range l[1:] {
-				c.Skipped = append(c.Skipped, r.Key)
-			}
-			out = append(out, c)
+	for _, l := range st.groupNames.more {
+		c := Collision{Kind: "group", Name: l[0].Name, Kept: l[0].Key}
+		for _, r := range l[1:] {
+			c.Skipped = append(c.Skipped, r.Key)
 		}
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Kind < out[j].Kind || out[i].Kind == out[j].Kind && upstream.Fold(out[i].Name) < upstream.Fold(out[j].Name)

@@ -42,10 +42,10 @@ type upState struct {
 	users  map[string]*userRec  // key → record
 	groups map[string]*groupRec // key → record
 
-	// Records by folded name, lowest order first; element 0 is the
+	// Records by folded name, lowest order first; the first is the
 	// effective record, the others are collisions.
-	userNames  map[string][]*userRec
-	groupNames map[string][]*groupRec
+	userNames  nameIndex[*userRec]
+	groupNames nameIndex[*groupRec]
 
 	userExt  map[string]string // external ID → key
 	groupExt map[string]string
@@ -61,41 +61,89 @@ func newUpState(name string, idx int) *upState {
 	return &upState{
 		name: name, idx: idx,
 		users: map[string]*userRec{}, groups: map[string]*groupRec{},
-		userNames: map[string][]*userRec{}, groupNames: map[string][]*groupRec{},
-		userExt: map[string]string{}, groupExt: map[string]string{},
+		userNames:  newNameIndex(func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e }),
+		groupNames: newNameIndex(func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e }),
+		userExt:    map[string]string{}, groupExt: map[string]string{},
 		parents: map[string][]string{},
 	}
 }
 
-func (u *upState) effectiveUser(r *userRec) bool   { return r.effective }
-func (u *upState) effectiveGroup(r *groupRec) bool { return r.effective }
-
-// markEffective flags the first record of a name list as the effective one.
-func markUsers(l []*userRec) {
-	for i, r := range l {
-		r.effective = i == 0
-	}
-}
-
-func markGroups(l []*groupRec) {
-	for i, r := range l {
-		r.effective = i == 0
-	}
-}
 
 // userByName returns the effective record for a folded username.
-func (u *upState) userByName(folded string) *userRec {
-	if l := u.userNames[folded]; len(l) > 0 {
-		return l[0]
+func (u *upState) userByName(folded string) *userRec { return u.userNames.first(folded) }
+
+func (u *upState) groupByName(folded string) *groupRec { return u.groupNames.first(folded) }
+
+// nameIndex holds records by folded name, lowest order first, and flags
+// the first of each name as the effective one. Nearly every name has one
+// record: those are a plain map entry, and only names with collisions get
+// a list (one list per user would be 100,000 more objects on the heap).
+type nameIndex[R comparable] struct {
+	one   map[string]R   // the first record of every name
+	more  map[string][]R // every record of a name that has more than one
+	order func(R) uint64
+	mark  func(r R, effective bool)
+}
+
+func newNameIndex[R comparable](order func(R) uint64, mark func(R, bool)) nameIndex[R] {
+	return nameIndex[R]{one: map[string]R{}, more: map[string][]R{}, order: order, mark: mark}
+}
+
+func (x *nameIndex[R]) first(name string) R { return x.one[name] }
+
+// list returns the records of name; buf holds a single one.
+func (x *nameIndex[R]) list(name string, buf *[1]R) []R {
+	if l, ok := x.more[name]; ok {
+		return l
+	}
+	if r, ok := x.one[name]; ok {
+		buf[0] = r
+		return buf[:]
 	}
 	return nil
 }
 
-func (u *upState) groupByName(folded string) *groupRec {
-	if l := u.groupNames[folded]; len(l) > 0 {
-		return l[0]
+func (x *nameIndex[R]) add(name string, r R) {
+	var l []R
+	if m, ok := x.more[name]; ok {
+		l = m
+	} else if o, ok := x.one[name]; ok {
+		l = []R{o}
+	} else {
+		x.one[name] = r
+		x.mark(r, true)
+		return
 	}
-	return nil
+	i := sort.Search(len(l), func(i int) bool { return x.order(l[i]) > x.order(r) })
+	l = slices.Insert(l, i, r)
+	x.more[name] = l
+	x.set(name, l)
+}
+
+func (x *nameIndex[R]) remove(name string, r R) {
+	x.mark(r, false)
+	l, ok := x.more[name]
+	if !ok {
+		if o, ok := x.one[name]; ok && o == r {
+			delete(x.one, name)
+		}
+		return
+	}
+	l = removePtr(l, r)
+	if len(l) == 1 {
+		delete(x.more, name)
+	} else {
+		x.more[name] = l
+	}
+	x.set(name, l)
+}
+
+// set makes l[0] the effective record of name.
+func (x *nameIndex[R]) set(name string, l []R) {
+	x.one[name] = l[0]
+	for i, r := range l {
+		x.mark(r, i == 0)
+	}
 }
 
 // putUser stores r, replacing any record with its key, and returns the
@@ -104,9 +152,7 @@ func (u *upState) putUser(r *userRec) *userRec {
 	old := u.delUser(r.Key)
 	u.users[r.Key] = r
 	r.fold = upstream.Fold(r.Username)
-	name := r.fold
-	u.userNames[name] = insertByOrder(u.userNames[name], r, func(x *userRec) uint64 { return x.order })
-	markUsers(u.userNames[name])
+	u.userNames.add(r.fold, r)
 	if r.ExternalID != "" {
 		u.userExt[r.ExternalID] = r.Key
 	}
@@ -119,14 +165,7 @@ func (u *upState) delUser(key string) *userRec {
 		return nil
 	}
 	delete(u.users, key)
-	name := old.fold
-	old.effective = false
-	if l := removePtr(u.userNames[name], old); len(l) == 0 {
-		delete(u.userNames, name)
-	} else {
-		u.userNames[name] = l
-		markUsers(l)
-	}
+	u.userNames.remove(old.fold, old)
 	if old.ExternalID != "" && u.userExt[old.ExternalID] == key {
 		delete(u.userExt, old.ExternalID)
 	}
@@ -137,9 +176,7 @@ func (u *upState) putGroup(r *groupRec) *groupRec {
 	old := u.delGroup(r.Key)
 	u.groups[r.Key] = r
 	r.fold = upstream.Fold(r.Name)
-	name := r.fold
-	u.groupNames[name] = insertByOrder(u.groupNames[name], r, func(x *groupRec) uint64 { return x.order })
-	markGroups(u.groupNames[name])
+	u.groupNames.add(r.fold, r)
 	if r.ExternalID != "" {
 		u.groupExt[r.ExternalID] = r.Key
 	}
@@ -155,14 +192,7 @@ func (u *upState) delGroup(key string) *groupRec {
 		return nil
 	}
 	delete(u.groups, key)
-	name := old.fold
-	old.effective = false
-	if l := removePtr(u.groupNames[name], old); len(l) == 0 {
-		delete(u.groupNames, name)
-	} else {
-		u.groupNames[name] = l
-		markGroups(l)
-	}
+	u.groupNames.remove(old.fold, old)
 	if old.ExternalID != "" && u.groupExt[old.ExternalID] == key {
 		delete(u.groupExt, old.ExternalID)
 	}
@@ -180,11 +210,6 @@ func (u *upState) delGroup(key string) *groupRec {
 	return old
 }
 
-func insertByOrder[T any](l []T, r T, order func(T) uint64) []T {
-	i := sort.Search(len(l), func(i int) bool { return order(l[i]) > order(r) })
-	return slices.Insert(l, i, r)
-}
-
 func removePtr[T comparable](l []T, r T) []T {
 	if i := slices.Index(l, r); i >= 0 {
 		return slices.Delete(l, i, i+1)
@@ -197,13 +222,30 @@ func removePtr[T comparable](l []T, r T) []T {
 type mergedUser struct {
 	recs []*userRec
 	win  int
+	// inline holds recs when there are few upstreams (the usual case):
+	// one object per user instead of two.
+	inline [inlineUps]*userRec
 }
+
+// inlineUps is how many upstreams' records a merged entry holds without a
+// separate allocation.
+const inlineUps = 2
 
 func (m *mergedUser) winner() *userRec { return m.recs[m.win] }
 
+// inlineOr returns the first n elements of inline, or a new slice when
+// inline is too short.
+func inlineOr[T any](inline []T, n int) []T {
+	if n <= len(inline) {
+		return inline[:n:n]
+	}
+	return make([]T, n)
+}
+
 type mergedGroup struct {
-	recs []*groupRec
-	win  int
+	recs   []*groupRec
+	win    int
+	inline [inlineUps]*groupRec
 }
 
 func (m *mergedGroup) winner() *groupRec { return m.recs[m.win] }
@@ -213,7 +255,7 @@ type view struct {
 	ups    []*upState
 	users  map[string]*mergedUser  // folded username
 	groups map[string]*mergedGroup // folded group name
-	emails map[string][]string     // folded email → folded usernames of winners with that email
+	emails emailIndex              // folded email → folded usernames of winners with that email
 
 	// Sorted folded names.
 	sortedUsers  []string
@@ -222,7 +264,7 @@ type view struct {
 }
 
 func newView(ups []*upState) *view {
-	return &view{ups: ups, users: map[string]*mergedUser{}, groups: map[string]*mergedGroup{}, emails: map[string][]string{}}
+	return &view{ups: ups, users: map[string]*mergedUser{}, groups: map[string]*mergedGroup{}, emails: newEmailIndex(0)}
 }
 
 // refreshUser recomputes the merged entry for a folded username after the
@@ -236,7 +278,8 @@ func (v *view) refreshUser(name string) {
 	for i, up := range v.ups {
 		if r := up.userByName(name); r != nil {
 			if m == nil {
-				m = &mergedUser{recs: make([]*userRec, len(v.ups)), win: i}
+				m = &mergedUser{win: i}
+				m.recs = inlineOr(m.inline[:], len(v.ups))
 			}
 			m.recs[i] = r
 		}
@@ -253,8 +296,7 @@ func (v *view) refreshUser(name string) {
 	}
 	v.users[name] = m
 	if e := m.winner().Email; e != "" {
-		k := upstream.Fold(e)
-		v.emails[k] = append(v.emails[k], name)
+		v.emails.add(upstream.Fold(e), name)
 	}
 }
 
@@ -262,13 +304,60 @@ func (v *view) unindexEmail(name string, r *userRec) {
 	if r.Email == "" {
 		return
 	}
-	k := upstream.Fold(r.Email)
-	l := removePtr(v.emails[k], name)
-	if len(l) == 0 {
-		delete(v.emails, k)
-	} else {
-		v.emails[k] = l
+	v.emails.remove(upstream.Fold(r.Email), name)
+}
+
+// emailIndex maps a folded e-mail address to the folded usernames that
+// have it. Almost every address belongs to one user: those are held as a
+// plain string (no list to allocate per user), the rare shared ones as
+// lists.
+type emailIndex struct {
+	one  map[string]string
+	many map[string][]string
+}
+
+func newEmailIndex(n int) emailIndex {
+	return emailIndex{one: make(map[string]string, n), many: map[string][]string{}}
+}
+
+func (x *emailIndex) add(k, name string) {
+	if l, ok := x.many[k]; ok {
+		x.many[k] = append(l, name)
+		return
 	}
+	if o, ok := x.one[k]; ok {
+		delete(x.one, k)
+		x.many[k] = []string{o, name}
+		return
+	}
+	x.one[k] = name
+}
+
+func (x *emailIndex) remove(k, name string) {
+	if o, ok := x.one[k]; ok {
+		if o == name {
+			delete(x.one, k)
+		}
+		return
+	}
+	switch l := removePtr(x.many[k], name); len(l) {
+	case 0:
+		delete(x.many, k)
+	case 1:
+		delete(x.many, k)
+		x.one[k] = l[0]
+	default:
+		x.many[k] = l
+	}
+}
+
+// get returns the names with address k; buf holds a single one.
+func (x *emailIndex) get(k string, buf *[1]string) []string {
+	if o, ok := x.one[k]; ok {
+		buf[0] = o
+		return buf[:]
+	}
+	return x.many[k]
 }
 
 func (v *view) refreshGroup(name string) {
@@ -276,7 +365,8 @@ func (v *view) refreshGroup(name string) {
 	for i, up := range v.ups {
 		if r := up.groupByName(name); r != nil {
 			if m == nil {
-				m = &mergedGroup{recs: make([]*groupRec, len(v.ups)), win: i}
+				m = &mergedGroup{win: i}
+				m.recs = inlineOr(m.inline[:], len(v.ups))
 			}
 			m.recs[i] = r
 		}
@@ -298,19 +388,19 @@ func (v *view) refreshGroup(name string) {
 func (v *view) rebuild() {
 	v.users = make(map[string]*mergedUser, len(v.users))
 	v.groups = make(map[string]*mergedGroup, len(v.groups))
-	v.emails = make(map[string][]string, len(v.emails))
+	v.emails = newEmailIndex(len(v.emails.one))
 	v.sortedUsers, v.sortedGroups = nil, nil
 	v.bulk = true
 	defer func() { v.bulk = false; v.sortNames() }()
 	seenU, seenG := map[string]bool{}, map[string]bool{}
 	for _, up := range v.ups {
-		for name := range up.userNames {
+		for name := range up.userNames.one {
 			if !seenU[name] {
 				seenU[name] = true
 				v.refreshUser(name)
 			}
 		}
-		for name := range up.groupNames {
+		for name := range up.groupNames.one {
 			if !seenG[name] {
 				seenG[name] = true
 				v.refreshGroup(name)

@@ -30,7 +30,7 @@ type served struct {
 	group cache.Group
 	fixed *Entry
 
-	derived *derived // users: cached DN and memberOf
+	memberOf []string // users: cached memberOf
 
 	memo []memoValue // computed values by canonical name (few per entry)
 }
@@ -46,7 +46,7 @@ var (
 
 func (s *Server) userEntry(u cache.User) *served {
 	d := s.derivedUser(u, upstream.Fold(u.Rec.Username))
-	return &served{s: s, kind: kindUser, dn: d.dn, user: u, derived: d}
+	return &served{s: s, kind: kindUser, dn: d.dn, user: u, memberOf: d.memberOf}
 }
 
 func (s *Server) groupEntry(g cache.Group) *served {
@@ -71,7 +71,7 @@ func (e *served) Values(attr string) []string {
 	switch e.kind {
 	case kindUser:
 		if attr == "memberof" {
-			return e.derived.memberOf
+			return e.memberOf
 		}
 		if d := findDef(userAttrs, attr); d != nil {
 			v = d.values(e.s.cfg.Tree, e.s.store, e.user)
@@ -157,7 +157,7 @@ func (e *served) MatchEqual(attr, value string) (filter.Result, bool) {
 			// The entry's memberOf DNs are cached per user (derived): a
 			// group DN is among them exactly when the user is a member.
 			grp, ok := st.Group(g)
-			in = ok && slices.Contains(e.derived.memberOf, t.groupDN(st, grp.Rec.Name))
+			in = ok && slices.Contains(e.memberOf, t.groupDN(st, grp.Rec.Name))
 		} else {
 			in = containsFold(st.GroupParents(e.group.Rec.Name, t.TransitiveMemberOf), g)
 		}

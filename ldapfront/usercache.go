@@ -28,7 +28,7 @@ type derivedGen struct {
 
 type derivedShard struct {
 	mu sync.RWMutex
-	m  map[string]*derived
+	m  map[string]derived // by value: no object per user
 }
 
 // derived is the cached part of one user's entry.
@@ -46,7 +46,7 @@ func (c *derivedCache) gen(version uint64) *derivedGen {
 	}
 	ng := &derivedGen{version: version}
 	for i := range ng.shards {
-		ng.shards[i].m = make(map[string]*derived)
+		ng.shards[i].m = make(map[string]derived)
 	}
 	if c.cur.CompareAndSwap(g, ng) {
 		if c.warm != nil {
@@ -69,7 +69,7 @@ func shardOf(key string) int {
 }
 
 // derivedUser returns u's derived values, computing them on a miss.
-func (s *Server) derivedUser(u cache.User, key string) *derived {
+func (s *Server) derivedUser(u cache.User, key string) derived {
 	return s.derivedIn(s.derived.gen(s.store.Version()), u, key)
 }
 
@@ -87,17 +87,17 @@ func (s *Server) warmDerived(g *derivedGen) {
 	})
 }
 
-func (s *Server) derivedIn(g *derivedGen, u cache.User, key string) *derived {
+func (s *Server) derivedIn(g *derivedGen, u cache.User, key string) derived {
 	c := s.derived
 	sh := &g.shards[shardOf(key)]
 	sh.mu.RLock()
-	d := sh.m[key]
+	d, ok := sh.m[key]
 	sh.mu.RUnlock()
-	if d != nil {
+	if ok {
 		return d
 	}
 	t := s.cfg.Tree
-	d = &derived{dn: t.UserDN(u.Rec.Username)}
+	d = derived{dn: t.UserDN(u.Rec.Username)}
 	for _, def := range userAttrs {
 		if def.lower == "memberof" {
 			d.memberOf = def.values(t, s.store, u)

@@ -3,7 +3,13 @@ package ldap
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/dirgate/dirgate/upstream"
 )
 
 func TestBindResponseParsing(t *testing.T) {
@@ -47,4 +53,28 @@ func FuzzReadMessage(f *testing.F) {
 			_, _, _ = parseResult(op)
 		}
 	})
+}
+
+// With every bind connection busy, a password check waits at most the
+// configured timeout and then says the directory is unavailable; a
+// cancelled context ends the wait at once.
+func TestPasswordCheckWaitsBoundedForABindConnection(t *testing.T) {
+	u, err := Open("dir", Config{URLs: []string{"ldap://127.0.0.1:1"}, UserBase: "ou=people,dc=example,dc=org", GroupBase: "ou=groups,dc=example,dc=org",
+		BindConnections: 1, Timeout: 100 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.bindSem <- struct{}{} // the only connection is in use
+	usr := &upstream.User{Key: "uid=a,dc=example,dc=org", Username: "a"}
+	ok, err := u.CheckPassword(context.Background(), usr, "pw")
+	if ok || !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), "bind connections stayed busy") {
+		t.Fatalf("busy: ok=%v err=%v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	u.cfg.Timeout = time.Hour
+	if ok, err := u.CheckPassword(ctx, usr, "pw"); ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: ok=%v err=%v", ok, err)
+	}
 }

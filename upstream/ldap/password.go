@@ -3,6 +3,8 @@ package ldap
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -29,10 +31,8 @@ func (u *Upstream) CheckPassword(ctx context.Context, usr *upstream.User, passwo
 	if err := ctx.Err(); err != nil {
 		return false, u.errf(op, "%w", err)
 	}
-	select {
-	case u.bindSem <- struct{}{}:
-	case <-ctx.Done():
-		return false, u.errf(op, "waiting for a bind connection: %w", ctx.Err())
+	if err := u.acquireBind(ctx); err != nil {
+		return false, u.errf(op, "waiting for a bind connection: %w", err)
 	}
 	defer func() { <-u.bindSem }()
 
@@ -81,6 +81,26 @@ func (u *Upstream) CheckPassword(ctx context.Context, usr *upstream.User, passwo
 			continue
 		}
 		return false, u.errf(op, "binding as %q at %s: %w: %w", usr.Key, c.url, upstream.ErrUnavailable, err)
+	}
+}
+
+// acquireBind takes a bind-connection token, waiting at most the
+// configured timeout when all of them are in use.
+func (u *Upstream) acquireBind(ctx context.Context) error {
+	select {
+	case u.bindSem <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(u.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case u.bindSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("%w: all %d bind connections stayed busy for %s", upstream.ErrUnavailable, u.cfg.BindConnections, u.cfg.Timeout)
 	}
 }
 

@@ -1,0 +1,121 @@
+package cache
+
+import (
+	"slices"
+	"testing"
+	"unsafe"
+
+	"github.com/dirgate/dirgate/upstream"
+)
+
+func TestPackUser(t *testing.T) {
+	attrs := map[string][]string{"phone": {"+1 555", "+1 556"}}
+	u := upstream.User{Key: "uid=a,dc=x", ExternalID: "e-1", Username: "alice", FirstName: "Alice",
+		LastName: "Liddell", DisplayName: "Alice Liddell", Email: "alice@example.com", Attributes: attrs}
+	want := u
+	want.Attributes = map[string][]string{"phone": {"+1 555", "+1 556"}}
+	packUser(&u)
+	if !sameUser(&u, &want) {
+		t.Fatalf("packed record differs: %+v", u)
+	}
+	// Every string lies in one allocation, in field order.
+	base := unsafe.StringData(u.Key)
+	off := uintptr(0)
+	for _, s := range []string{u.Key, u.ExternalID, u.Username, u.FirstName, u.LastName, u.DisplayName, u.Email,
+		u.Attributes["phone"][0], u.Attributes["phone"][1]} {
+		if got := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(unsafe.Pointer(base)); got != off {
+			t.Fatalf("%q at offset %d, want %d", s, got, off)
+		}
+		off += uintptr(len(s))
+	}
+	// The caller's attribute map and slices are not written.
+	if unsafe.StringData(attrs["phone"][0]) == unsafe.StringData(u.Attributes["phone"][0]) {
+		t.Fatal("the caller's attribute values were replaced")
+	}
+	var empty upstream.User
+	packUser(&empty) // nothing to pack: no panic, nothing set
+	if empty.Key != "" || empty.Attributes != nil {
+		t.Fatalf("empty record changed: %+v", empty)
+	}
+}
+
+func TestPackGroupKeepsMembers(t *testing.T) {
+	members := []string{"uid=a,dc=x", "uid=b,dc=x"}
+	g := upstream.Group{Key: "cn=g,dc=x", Name: "g", Description: "the g", Members: members}
+	packGroup(&g)
+	if g.Key != "cn=g,dc=x" || g.Name != "g" || g.Description != "the g" {
+		t.Fatalf("packed group differs: %+v", g)
+	}
+	if unsafe.StringData(g.Members[0]) != unsafe.StringData(members[0]) || &g.Members[0] != &members[0] {
+		t.Fatal("member keys were copied")
+	}
+}
+
+func TestEmailIndex(t *testing.T) {
+	x := newEmailIndex(0)
+	var buf [1]string
+	get := func(k string) []string { return slices.Sorted(slices.Values(x.get(k, &buf))) }
+	x.add("a@x", "alice")
+	if got := get("a@x"); !slices.Equal(got, []string{"alice"}) || len(x.many) != 0 {
+		t.Fatalf("one name: %v (many %v)", got, x.many)
+	}
+	x.add("a@x", "anna")
+	x.add("a@x", "ann")
+	if got := get("a@x"); !slices.Equal(got, []string{"alice", "ann", "anna"}) || len(x.one) != 0 {
+		t.Fatalf("three names: %v (one %v)", got, x.one)
+	}
+	x.remove("a@x", "anna")
+	x.remove("a@x", "nobody")
+	if got := get("a@x"); !slices.Equal(got, []string{"alice", "ann"}) {
+		t.Fatalf("after removal: %v", got)
+	}
+	x.remove("a@x", "alice")
+	if got := get("a@x"); !slices.Equal(got, []string{"ann"}) || len(x.many) != 0 || x.one["a@x"] != "ann" {
+		t.Fatalf("back to one: %v (one %v, many %v)", got, x.one, x.many)
+	}
+	x.remove("a@x", "someone else")
+	x.remove("a@x", "ann")
+	if got := x.get("a@x", &buf); len(got) != 0 || len(x.one) != 0 {
+		t.Fatalf("empty: %v", got)
+	}
+}
+
+func TestNameIndex(t *testing.T) {
+	x := newNameIndex(func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
+	a, b, c := &userRec{order: 5}, &userRec{order: 2}, &userRec{order: 9}
+	check := func(step string, want ...*userRec) {
+		t.Helper()
+		var buf [1]*userRec
+		got := x.list("n", &buf)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: list = %v, want %v", step, got, want)
+		}
+		if len(want) > 0 && x.first("n") != want[0] || len(want) == 0 && x.first("n") != nil {
+			t.Fatalf("%s: first = %v", step, x.first("n"))
+		}
+		for i, r := range want {
+			if r.effective != (i == 0) {
+				t.Fatalf("%s: record %d effective = %v", step, i, r.effective)
+			}
+		}
+		if len(want) < 2 && len(x.more) != 0 {
+			t.Fatalf("%s: a list kept for %d records", step, len(want))
+		}
+	}
+	x.add("n", a)
+	check("one", a)
+	x.add("n", c)
+	x.add("n", b)
+	check("three, lowest order first", b, a, c)
+	x.remove("n", a)
+	check("middle removed", b, c)
+	x.remove("n", b)
+	check("first removed", c)
+	if b.effective {
+		t.Fatal("a removed record stays effective")
+	}
+	x.remove("n", a) // not there any more: nothing happens
+	check("absent removed", c)
+	x.remove("n", c)
+	check("empty")
+}
