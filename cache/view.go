@@ -68,7 +68,6 @@ func newUpState(name string, idx int) *upState {
 	}
 }
 
-
 // userByName returns the effective record for a folded username.
 func (u *upState) userByName(folded string) *userRec { return u.userNames.first(folded) }
 
