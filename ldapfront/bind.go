@@ -67,20 +67,28 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 	// Every outcome is logged (never the password): successes and denials
 	// at Info, failures to check at Warn.
 	level := slog.LevelInfo
-	msg := "bind"
-	switch code {
-	case gldap.ResultSuccess:
-	case gldap.ResultInvalidCredentials:
-		msg = "bind failed"
-	default:
-		level, msg = slog.LevelWarn, "bind failed"
+	if code != gldap.ResultSuccess && code != gldap.ResultInvalidCredentials {
+		level = slog.LevelWarn
 	}
 	if s.log.Enabled(s.ctx, level) {
-		s.log.LogAttrs(s.ctx, level, msg, slog.String("outcome", outcome), slog.String("name", name), slog.String("dn", dn),
-			slog.Int("conn", st.id), slog.String("remote", st.remote), slog.Bool("tls", st.tls), slog.String("diagnostic", diag))
+		s.logBind(level, code, outcome, name, dn, diag, st)
 	}
 	s.metrics.bind(outcome)
 	return res(code, diag)
+}
+
+// logBind logs a bind outcome. It is a function of its own so that the
+// bind's own stack frame stays small: gldap runs every request on a new
+// goroutine, whose stack grows (a copy) when the frames do not fit.
+//
+//go:noinline
+func (s *Server) logBind(level slog.Level, code int, outcome, name, dn, diag string, st *connState) {
+	msg := "bind"
+	if code != gldap.ResultSuccess {
+		msg = "bind failed"
+	}
+	s.log.LogAttrs(s.ctx, level, msg, slog.String("outcome", outcome), slog.String("name", name), slog.String("dn", dn),
+		slog.Int("conn", st.id), slog.String("remote", st.remote), slog.Bool("tls", st.tls), slog.String("diagnostic", diag))
 }
 
 // authenticate checks a name and password. outcome names what happened for

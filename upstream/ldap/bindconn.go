@@ -23,7 +23,21 @@ type bindConn struct {
 	r     *bufio.Reader
 	msgID int32
 	url   string
+	// wbuf, body and rbuf are reused by every request of the connection
+	// (one request at a time).
+	wbuf, body, rbuf []byte
 }
+
+// keep returns b for reuse, or nil when it is too large to keep.
+func keep(b []byte) []byte {
+	if cap(b) > keepBuf {
+		return nil
+	}
+	return b
+}
+
+// keepBuf is the largest buffer a connection keeps between requests.
+const keepBuf = 4 << 10
 
 // maxBindResponse bounds the response we read: a result code, a matched
 // DN and a diagnostic message.
@@ -86,7 +100,8 @@ func (u *Upstream) dialBindURL(ctx context.Context, raw string) (*bindConn, erro
 	c := &bindConn{nc: nc, r: bufio.NewReaderSize(nc, 4096), url: raw}
 	if u.cfg.StartTLS && !secure {
 		// ExtendedRequest { requestName [0] "1.3.6.1.4.1.1466.20037" }
-		if err := c.roundTrip(appExtendedRequest, tlv(nil, 0x80, []byte(oidStartTLS)), appExtendedResponse); err != nil {
+		startTLS := func(b []byte) []byte { return tlvString(b, 0x80, oidStartTLS) }
+		if err := c.roundTrip(appExtendedRequest, startTLS, appExtendedResponse); err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("StartTLS: %w", err)
 		}
@@ -118,35 +133,46 @@ const (
 
 // bind sends a simple bind and returns its result code (0 for success).
 func (c *bindConn) bind(ctx context.Context, dn, password string, timeout time.Duration) error {
-	// BindRequest { version INTEGER 3, name OCTET STRING, simple [0] password }
-	body := make([]byte, 0, 16+len(dn)+len(password))
-	body = append(body, 0x02, 0x01, 0x03)
-	body = tlv(body, 0x04, []byte(dn))
-	body = tlv(body, 0x80, []byte(password))
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	_ = c.nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
-	err := c.roundTrip(appBindRequest, body, appBindResponse)
+	// BindRequest { version INTEGER 3, name OCTET STRING, simple [0] password }
+	err := c.roundTrip(appBindRequest, func(b []byte) []byte {
+		b = append(b, 0x02, 0x01, 0x03)
+		b = tlvString(b, 0x04, dn)
+		return tlvString(b, 0x80, password)
+	}, appBindResponse)
 	if !stop() {
 		return ctx.Err()
 	}
 	return err
 }
 
-// roundTrip sends one request (protocolOp tag and body) and reads its
-// response, returning nil for success or an *ldapError.
-func (c *bindConn) roundTrip(reqTag byte, body []byte, respTag byte) error {
+// roundTrip sends one request (protocolOp tag, and body appending its
+// content) and reads its response, returning nil for success or an
+// *ldapError.
+func (c *bindConn) roundTrip(reqTag byte, body func([]byte) []byte, respTag byte) error {
 	c.msgID++
 	if c.msgID <= 0 {
 		c.msgID = 1
 	}
-	msg := make([]byte, 0, len(body)+16)
-	msg = appendInt(msg, int64(c.msgID))
-	msg = tlv(msg, reqTag, body)
-	if _, err := c.nc.Write(tlv(make([]byte, 0, len(msg)+6), 0x30, msg)); err != nil {
+	c.body = body(c.body[:0])
+	var idBuf [12]byte
+	id := appendInt(idBuf[:0], int64(c.msgID))
+	// LDAPMessage { messageID, protocolOp }
+	b := header(c.wbuf[:0], 0x30, len(id)+headerLen(len(c.body))+len(c.body))
+	b = append(b, id...)
+	b = header(b, reqTag, len(c.body))
+	b = append(b, c.body...)
+	_, err := c.nc.Write(b)
+	// The request holds a password: it does not stay in the buffers.
+	clear(b)
+	clear(c.body)
+	c.wbuf, c.body = keep(b), keep(c.body)
+	if err != nil {
 		return err
 	}
 	for {
@@ -191,7 +217,11 @@ func (c *bindConn) readMessage() (id int64, tag byte, body []byte, err error) {
 	if n > maxBindResponse {
 		return 0, 0, nil, fmt.Errorf("%w: %d-byte response", errProtocol, n)
 	}
-	msg := make([]byte, n)
+	if cap(c.rbuf) < n {
+		c.rbuf = make([]byte, n)
+	}
+	msg := c.rbuf[:n]
+	c.rbuf = keep(c.rbuf)
 	if _, err := io.ReadFull(c.r, msg); err != nil {
 		return 0, 0, nil, err
 	}
@@ -278,18 +308,40 @@ func readLength(r *bufio.Reader) (int, error) {
 
 // tlv appends a BER tag, length and value.
 func tlv(dst []byte, tag byte, v []byte) []byte {
+	return append(header(dst, tag, len(v)), v...)
+}
+
+func tlvString(dst []byte, tag byte, v string) []byte {
+	return append(header(dst, tag, len(v)), v...)
+}
+
+// header appends a BER tag and a definite length.
+func header(dst []byte, tag byte, n int) []byte {
 	dst = append(dst, tag)
-	switch n := len(v); {
+	switch {
 	case n < 0x80:
-		dst = append(dst, byte(n))
+		return append(dst, byte(n))
 	case n < 0x100:
-		dst = append(dst, 0x81, byte(n))
+		return append(dst, 0x81, byte(n))
 	case n < 0x10000:
-		dst = append(dst, 0x82, byte(n>>8), byte(n))
+		return append(dst, 0x82, byte(n>>8), byte(n))
 	default:
-		dst = append(dst, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		return append(dst, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-	return append(dst, v...)
+}
+
+// headerLen is the length of header's output for n content bytes.
+func headerLen(n int) int {
+	switch {
+	case n < 0x80:
+		return 2
+	case n < 0x100:
+		return 3
+	case n < 0x10000:
+		return 4
+	default:
+		return 6
+	}
 }
 
 // appendInt appends a BER INTEGER (non-negative).

@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
 
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -76,5 +80,45 @@ func TestPasswordCheckWaitsBoundedForABindConnection(t *testing.T) {
 	u.cfg.Timeout = time.Hour
 	if ok, err := u.CheckPassword(ctx, usr, "pw"); ok || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: ok=%v err=%v", ok, err)
+	}
+}
+
+// The bind request is well-formed BER for every length form, as an
+// independent decoder (go-asn1-ber) reads it, and the buffers reused
+// between requests do not keep the password.
+func TestBindRequestEncoding(t *testing.T) {
+	for _, n := range []int{0, 5, 127, 128, 255, 256, 70000} {
+		client, server := net.Pipe()
+		c := &bindConn{nc: client, r: bufio.NewReader(client)}
+		dn, pw := "uid=a,dc=example,dc=org", strings.Repeat("p", n)
+		done := make(chan error, 1)
+		go func() {
+			defer server.Close()
+			p, err := ber.ReadPacket(server)
+			if err != nil {
+				done <- err
+				return
+			}
+			op := p.Children[1]
+			if len(p.Children) != 2 || p.Children[0].Value != int64(1) || op.Tag != 0 || op.ClassType != ber.ClassApplication ||
+				op.Children[0].Value != int64(3) || op.Children[1].Value != dn || string(op.Children[2].Data.Bytes()) != pw {
+				done <- fmt.Errorf("decoded %d-byte password request wrongly", n)
+				return
+			}
+			resp := tlv(nil, 0x30, append(appendInt(nil, 1), tlv(nil, appBindResponse,
+				append(append([]byte{0x0a, 0x01, 0}, tlv(nil, 0x04, nil)...), tlv(nil, 0x04, nil)...))...))
+			_, err = server.Write(resp)
+			done <- err
+		}()
+		if err := c.bind(context.Background(), dn, pw, time.Minute); err != nil {
+			t.Fatalf("%d-byte password: %v", n, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 && (bytes.Contains(c.wbuf[:cap(c.wbuf)], []byte(pw)) || bytes.Contains(c.body[:cap(c.body)], []byte(pw))) {
+			t.Fatalf("%d-byte password left in a buffer", n)
+		}
+		client.Close()
 	}
 }
