@@ -1,7 +1,10 @@
 package cache
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -118,4 +121,66 @@ func TestNameIndex(t *testing.T) {
 	check("absent removed", c)
 	x.remove("n", c)
 	check("empty")
+}
+
+// cycles finds the child groups from the reverse edges; on random graphs
+// over two upstreams, with colliding names and users among the members,
+// it finds what walking every group's member list finds.
+func TestCyclesFromReverseEdgesMatchMemberWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 40 {
+		s := open(t, "", "one", "two")
+		for _, up := range []string{"one", "two"} {
+			var users []upstream.User
+			for i := range 5 {
+				users = append(users, u(fmt.Sprintf("%s-u%d", up, i), fmt.Sprintf("user%d", i)))
+			}
+			var groups []upstream.Group
+			for i := range 12 {
+				var members []string
+				for range rng.IntN(4) {
+					if rng.IntN(3) == 0 {
+						members = append(members, fmt.Sprintf("%s-u%d", up, rng.IntN(5)))
+					} else {
+						members = append(members, fmt.Sprintf("%s-g%d", up, rng.IntN(12)))
+					}
+				}
+				if rng.IntN(10) == 0 {
+					members = append(members, fmt.Sprintf("%s-g%d", up, i)) // itself
+				}
+				// Eight names for twelve groups: some collide (case apart).
+				name := fmt.Sprintf("G%d", rng.IntN(8))
+				if rng.IntN(2) == 0 {
+					name = strings.ToLower(name)
+				}
+				groups = append(groups, g(fmt.Sprintf("%s-g%d", up, i), name, members...))
+			}
+			mustSync(t, s, up, full(users, groups))
+		}
+		walk := func(n string) []string {
+			var cs nameSet
+			s.v.directMembers(n, true, nil, &cs)
+			return cs.sorted()
+		}
+		// A group lists itself: one of its records has a member group of
+		// the same name.
+		loop := func(n string) bool {
+			m := s.v.groups[n]
+			for i, r := range m.recs {
+				if r == nil {
+					continue
+				}
+				for _, mk := range r.Members {
+					if g := s.v.ups[i].groups[mk]; g != nil && g.fold == n {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		got, want := s.v.cycles(), s.v.cyclesOf(walk, loop)
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("round %d: cycles %q, member walk finds %q", round, got, want)
+		}
+	}
 }

@@ -660,17 +660,54 @@ func (v *view) descendants(name string) []string {
 // connected components of the merged nesting graph (Tarjan's algorithm,
 // iterative so that a deep chain cannot overflow the stack).
 func (v *view) cycles() [][]string {
+	// The child groups of every group, from the reverse edges (a group's
+	// parents): walking the groups' member lists instead would look up
+	// every user membership too, half a million of them in a large
+	// directory, after every sync.
+	kids := map[string]*nameSet{}
+	loops := map[string]bool{}
+	for _, up := range v.ups {
+		for _, g := range up.groups {
+			for _, pk := range up.parents[g.Key] {
+				p := up.groups[pk]
+				if p == nil || !p.effective {
+					continue
+				}
+				if p.fold == g.fold {
+					loops[p.fold] = true // a group listing itself (or a namesake)
+					continue
+				}
+				if !g.effective || up.users[g.Key] != nil {
+					continue
+				}
+				ks := kids[p.fold]
+				if ks == nil {
+					ks = &nameSet{}
+					kids[p.fold] = ks
+				}
+				ks.add(g.fold)
+			}
+		}
+	}
+	children := func(n string) []string {
+		if ks := kids[n]; ks != nil {
+			return ks.sorted()
+		}
+		return nil
+	}
+	return v.cyclesOf(children, func(n string) bool { return loops[n] })
+}
+
+// cyclesOf finds the cycles of the group graph that children and
+// selfLoop describe: Tarjan's strongly connected components, and groups
+// that contain themselves.
+func (v *view) cyclesOf(children func(string) []string, selfLoop func(string) bool) [][]string {
 	index := map[string]int{}
 	low := map[string]int{}
 	onStack := map[string]bool{}
 	var stack []string
 	var out [][]string
 	next := 0
-	children := func(n string) []string {
-		var cs nameSet
-		v.directMembers(n, true, nil, &cs)
-		return cs.sorted()
-	}
 	type frame struct {
 		node string
 		kids []string
@@ -719,7 +756,7 @@ func (v *view) cycles() [][]string {
 						break
 					}
 				}
-				if len(comp) > 1 || selfLoop(v, f.node) {
+				if len(comp) > 1 || selfLoop(f.node) {
 					sort.Strings(comp)
 					out = append(out, comp)
 				}
@@ -730,21 +767,3 @@ func (v *view) cycles() [][]string {
 	return out
 }
 
-// selfLoop reports a group that lists itself.
-func selfLoop(v *view, name string) bool {
-	m := v.groups[name]
-	if m == nil {
-		return false
-	}
-	for i, r := range m.recs {
-		if r == nil {
-			continue
-		}
-		for _, mk := range r.Members {
-			if g := v.ups[i].groups[mk]; g != nil && upstream.Fold(g.Name) == name {
-				return true
-			}
-		}
-	}
-	return false
-}
