@@ -766,4 +766,3 @@ func (v *view) cyclesOf(children func(string) []string, selfLoop func(string) bo
 	sort.Slice(out, func(i, j int) bool { return strings.Join(out[i], ",") < strings.Join(out[j], ",") })
 	return out
 }
-
