@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"slices"
 	"sort"
 	"sync"
 
@@ -315,11 +316,23 @@ func (s *Store) GroupParents(group string, nested bool) []string {
 // Cycles returns the groups that take part in nesting cycles, one list per
 // cycle. Cycles are tolerated (every closure stops where it has been), but
 // they are almost always a mistake upstream, so status shows them.
+// The search runs again only when an upstream's nesting graph changed
+// since the last one: the refresher asks after every sync.
 func (s *Store) Cycles() [][]string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	gens := make([]uint64, len(s.v.ups))
+	for i, up := range s.v.ups {
+		gens[i] = up.graph
+	}
+	s.cyclesMu.Lock()
+	if s.cyclesGens == nil || !slices.Equal(gens, s.cyclesGens) {
+		s.cyclesOut, s.cyclesGens = s.v.cycles(), gens
+	}
+	raw := s.cyclesOut
+	s.cyclesMu.Unlock()
 	var out [][]string
-	for _, c := range s.v.cycles() {
+	for _, c := range raw {
 		out = append(out, s.groupDisplay(c))
 	}
 	return out

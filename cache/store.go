@@ -131,6 +131,11 @@ type Store struct {
 	closed  atomic.Bool
 	closure *lru.Cache[closureKey, closureVal] // nested members, descendants
 	anc     atomic.Pointer[ancestorMemo]
+
+	// Cycles' last result and the upstreams' graph generations it is for.
+	cyclesMu   sync.Mutex
+	cyclesGens []uint64
+	cyclesOut  [][]string
 }
 
 type closureKey struct {

@@ -126,6 +126,29 @@ func TestCyclesAreToleratedAndReported(t *testing.T) {
 	if len(cy) != 2 || !slices.Equal(cy[0], []string{"a", "b", "c"}) || !slices.Equal(cy[1], []string{"self"}) {
 		t.Fatalf("Cycles = %q", cy)
 	}
+	// The result is kept until the nesting changes: a change to users only
+	// leaves it, a change to a group's members is seen at once.
+	mustSync(t, s, "one", full(
+		[]upstream.User{u("ua", "alice"), u("ub", "bob")},
+		[]upstream.Group{g("g1", "a", "ua", "g2"), g("g2", "b", "g3"), g("g3", "c", "g1"), g("g4", "self", "g4")},
+	))
+	if cy := s.Cycles(); len(cy) != 2 {
+		t.Fatalf("after a user change: Cycles = %q", cy)
+	}
+	mustSync(t, s, "one", full(
+		[]upstream.User{u("ua", "alice"), u("ub", "bob")},
+		[]upstream.Group{g("g1", "a", "ua", "g2"), g("g2", "b", "g3"), g("g3", "C"), g("g4", "self", "g4")},
+	))
+	if cy := s.Cycles(); len(cy) != 1 || !slices.Equal(cy[0], []string{"self"}) {
+		t.Fatalf("after the cycle was broken: Cycles = %q", cy)
+	}
+	mustSync(t, s, "one", full(
+		[]upstream.User{u("ua", "alice"), u("ub", "bob")},
+		[]upstream.Group{g("g1", "a", "ua", "g2"), g("g2", "b", "g3"), g("g3", "C", "g1"), g("g4", "self")},
+	))
+	if cy := s.Cycles(); len(cy) != 1 || !slices.Equal(cy[0], []string{"a", "b", "C"}) {
+		t.Fatalf("after the cycle came back (one group renamed): Cycles = %q", cy)
+	}
 }
 
 func TestCollisionsInsideOneUpstream(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -54,8 +55,18 @@ type upState struct {
 	// that list it directly: the reverse membership edges.
 	parents map[string][]string
 
+	// graph changes whenever the nesting graph may have (a group stored or
+	// removed, or a user whose key is also a group's): Store.Cycles
+	// recomputes only then. Values come from graphSeq, so that no two
+	// states of any upState share one.
+	graph uint64
+
 	meta upMeta
 }
+
+var graphSeq atomic.Uint64
+
+func (u *upState) graphChanged() { u.graph = graphSeq.Add(1) }
 
 func newUpState(name string, idx int) *upState {
 	return &upState{
@@ -150,6 +161,9 @@ func (x *nameIndex[R]) set(name string, l []R) {
 func (u *upState) putUser(r *userRec) *userRec {
 	old := u.delUser(r.Key)
 	u.users[r.Key] = r
+	if u.groups[r.Key] != nil {
+		u.graphChanged()
+	}
 	r.fold = upstream.Fold(r.Username)
 	u.userNames.add(r.fold, r)
 	if r.ExternalID != "" {
@@ -164,6 +178,9 @@ func (u *upState) delUser(key string) *userRec {
 		return nil
 	}
 	delete(u.users, key)
+	if u.groups[key] != nil {
+		u.graphChanged()
+	}
 	u.userNames.remove(old.fold, old)
 	if old.ExternalID != "" && u.userExt[old.ExternalID] == key {
 		delete(u.userExt, old.ExternalID)
@@ -174,6 +191,7 @@ func (u *upState) delUser(key string) *userRec {
 func (u *upState) putGroup(r *groupRec) *groupRec {
 	old := u.delGroup(r.Key)
 	u.groups[r.Key] = r
+	u.graphChanged()
 	r.fold = upstream.Fold(r.Name)
 	u.groupNames.add(r.fold, r)
 	if r.ExternalID != "" {
@@ -191,6 +209,7 @@ func (u *upState) delGroup(key string) *groupRec {
 		return nil
 	}
 	delete(u.groups, key)
+	u.graphChanged()
 	u.groupNames.remove(old.fold, old)
 	if old.ExternalID != "" && u.groupExt[old.ExternalID] == key {
 		delete(u.groupExt, old.ExternalID)
