@@ -36,14 +36,12 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 	st.setIdentity(bindAnonymous, "")
 	switch {
 	case name == "" && password == "":
-		s.log.Debug("bind", "outcome", "anonymous", "conn", st.id, "remote", st.remote)
-		s.metrics.bind("anonymous")
+		s.noPasswordBind(st, "anonymous", name)
 		return res(gldap.ResultSuccess, "")
 	case password == "":
 		// An unauthenticated bind: name without password. It must never
 		// authenticate (RFC 4513 §5.1.2).
-		s.log.Info("bind refused", "outcome", "unauthenticated", "name", name, "conn", st.id, "remote", st.remote)
-		s.metrics.bind("unauthenticated")
+		s.noPasswordBind(st, "unauthenticated", name)
 		return res(gldap.ResultUnwillingToPerform, "unauthenticated bind (name without password) is not allowed")
 	}
 
@@ -56,25 +54,37 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 			return res(gldap.ResultUnavailable, "server stopping")
 		}
 	}
-	kind, dn, outcome, code, diag := s.authenticate(st.ctx, name, password)
-	switch code {
+	br := s.authenticate(st.ctx, name, password)
+	switch br.code {
 	case gldap.ResultSuccess:
 		s.throttle.Success(key, st.remote)
-		st.setIdentity(kind, dn)
+		st.setIdentity(br.kind, br.dn)
 	case gldap.ResultInvalidCredentials:
 		s.throttle.Failure(key, st.remote)
 	}
 	// Every outcome is logged (never the password): successes and denials
 	// at Info, failures to check at Warn.
 	level := slog.LevelInfo
-	if code != gldap.ResultSuccess && code != gldap.ResultInvalidCredentials {
+	if br.code != gldap.ResultSuccess && br.code != gldap.ResultInvalidCredentials {
 		level = slog.LevelWarn
 	}
 	if s.log.Enabled(s.ctx, level) {
-		s.logBind(level, code, outcome, name, dn, diag, st)
+		s.logBind(level, name, &br, st)
+	}
+	s.metrics.bind(br.outcome)
+	return res(br.code, br.diag)
+}
+
+// noPasswordBind logs and counts an anonymous or unauthenticated bind.
+//
+//go:noinline
+func (s *Server) noPasswordBind(st *connState, outcome, name string) {
+	if outcome == "anonymous" {
+		s.log.Debug("bind", "outcome", outcome, "conn", st.id, "remote", st.remote)
+	} else {
+		s.log.Info("bind refused", "outcome", outcome, "name", name, "conn", st.id, "remote", st.remote)
 	}
 	s.metrics.bind(outcome)
-	return res(code, diag)
 }
 
 // logBind logs a bind outcome. It is a function of its own so that the
@@ -82,35 +92,90 @@ func (l *listener) bind(w *gldap.ResponseWriter, r *gldap.Request, st *connState
 // goroutine, whose stack grows (a copy) when the frames do not fit.
 //
 //go:noinline
-func (s *Server) logBind(level slog.Level, code int, outcome, name, dn, diag string, st *connState) {
+func (s *Server) logBind(level slog.Level, name string, br *bindResult, st *connState) {
 	msg := "bind"
-	if code != gldap.ResultSuccess {
+	if br.code != gldap.ResultSuccess {
 		msg = "bind failed"
 	}
-	s.log.LogAttrs(s.ctx, level, msg, slog.String("outcome", outcome), slog.String("name", name), slog.String("dn", dn),
-		slog.Int("conn", st.id), slog.String("remote", st.remote), slog.Bool("tls", st.tls), slog.String("diagnostic", diag))
+	s.log.LogAttrs(s.ctx, level, msg, slog.String("outcome", br.outcome), slog.String("name", name), slog.String("dn", br.dn),
+		slog.Int("conn", st.id), slog.String("remote", st.remote), slog.Bool("tls", st.tls), slog.String("diagnostic", br.diag))
 }
 
-// authenticate checks a name and password. outcome names what happened for
+// bindResult is the outcome of a bind. outcome names what happened for
 // logs and metrics; the diagnostic sent to the client never says whether a
 // name exists.
-func (s *Server) authenticate(parent context.Context, name, password string) (kind bindKind, dn, outcome string, code int, diag string) {
-	const denied = "invalid credentials"
+type bindResult struct {
+	kind    bindKind
+	dn      string
+	outcome string
+	code    int
+	diag    string
+}
+
+const denied = "invalid credentials"
+
+func refused(outcome string, code int, diag string) bindResult {
+	return bindResult{outcome: outcome, code: code, diag: diag}
+}
+
+// authenticate checks a name and password.
+//
+// gldap runs every request on a goroutine of its own, whose stack starts
+// small and is copied to a larger one when the frames outgrow it: the
+// path to the upstream's socket is kept to small frames (the name is
+// resolved, and failures are logged, in functions of their own) so that a
+// pass-through bind fits in a new goroutine's stack.
+func (s *Server) authenticate(parent context.Context, name, password string) bindResult {
+	u, res, done := s.bindTarget(name, password)
+	if done {
+		return res
+	}
+	pc := s.cfg.Checkers[u.Upstream]
+	if pc == nil {
+		// A cloud upstream with auth: none (README): say so; the log names
+		// the upstream.
+		return refused("no_password_check", gldap.ResultInvalidCredentials, "password logins are not available for this account")
+	}
+	// Each upstream bounds its own check (the LDAP upstream's timeout, the
+	// cloud clients' request timeouts); parent ends it when the client goes.
+	// No per-bind context: deriving one costs a twentieth of a bind.
+	ok, err := pc.CheckPassword(parent, u.Rec, password)
+	switch {
+	case err != nil:
+		return s.checkFailed(u, err)
+	case !ok:
+		return refused("wrong_password", gldap.ResultInvalidCredentials, denied)
+	}
+	return bindResult{kind: bindUser, dn: s.cfg.Tree.UserDN(u.Rec.Username), outcome: "user", code: gldap.ResultSuccess}
+}
+
+//go:noinline
+func (s *Server) checkFailed(u cache.User, err error) bindResult {
+	s.log.Warn("password check failed at the upstream", "upstream", u.Upstream, "user", u.Rec.Username, "err", err)
+	return refused("upstream_error", gldap.ResultUnavailable, fmt.Sprintf("the directory of %s cannot check passwords now", u.Upstream))
+}
+
+// bindTarget resolves a bind name to the active user whose password the
+// upstream is to check; done reports a result already reached: a service
+// account (whose password is ours to check), a malformed DN, an unknown
+// or inactive user.
+//
+//go:noinline
+func (s *Server) bindTarget(name, password string) (u cache.User, res bindResult, done bool) {
 	tree := s.cfg.Tree
-	var u cache.User
 	found := false
 	if strings.Contains(name, "=") {
 		parsed, ok := parseDN(name)
 		if !ok {
-			return 0, "", "bad_dn", gldap.ResultInvalidDNSyntax, "invalid DN syntax"
+			return u, refused("bad_dn", gldap.ResultInvalidDNSyntax, "invalid DN syntax"), true
 		}
 		switch {
 		case parsed.under(tree.normServ) && parsed.depth() == tree.depthSv+1:
 			acct := parsed.rdnValue("cn")
 			if acct == "" || !s.services.check(acct, password) {
-				return 0, "", "service_denied", gldap.ResultInvalidCredentials, denied
+				return u, refused("service_denied", gldap.ResultInvalidCredentials, denied), true
 			}
-			return bindService, tree.ServiceDN(s.services.name(acct)), "service", gldap.ResultSuccess, ""
+			return u, bindResult{kind: bindService, dn: tree.ServiceDN(s.services.name(acct)), outcome: "service", code: gldap.ResultSuccess}, true
 		case parsed.under(tree.normUsers) && parsed.depth() == tree.depthUsers+1:
 			if uid := parsed.rdnValue("uid"); uid != "" {
 				u, found = s.store.User(uid)
@@ -127,29 +192,12 @@ func (s *Server) authenticate(parent context.Context, name, password string) (ki
 		u, found = s.store.User(name)
 	}
 	if !found {
-		return 0, "", "unknown_user", gldap.ResultInvalidCredentials, denied
+		return u, refused("unknown_user", gldap.ResultInvalidCredentials, denied), true
 	}
 	if !u.Rec.Active {
-		return 0, "", "inactive", gldap.ResultInvalidCredentials, denied
+		return u, refused("inactive", gldap.ResultInvalidCredentials, denied), true
 	}
-	pc := s.cfg.Checkers[u.Upstream]
-	if pc == nil {
-		// A cloud upstream with auth: none (README): say so; the log names
-		// the upstream.
-		return 0, "", "no_password_check", gldap.ResultInvalidCredentials, "password logins are not available for this account"
-	}
-	// Each upstream bounds its own check (the LDAP upstream's timeout, the
-	// cloud clients' request timeouts); parent ends it when the client goes.
-	// No per-bind context: deriving one costs a twentieth of a bind.
-	ok, err := pc.CheckPassword(parent, u.Rec, password)
-	switch {
-	case err != nil:
-		s.log.Warn("password check failed at the upstream", "upstream", u.Upstream, "user", u.Rec.Username, "err", err)
-		return 0, "", "upstream_error", gldap.ResultUnavailable, fmt.Sprintf("the directory of %s cannot check passwords now", u.Upstream)
-	case !ok:
-		return 0, "", "wrong_password", gldap.ResultInvalidCredentials, denied
-	}
-	return bindUser, tree.UserDN(u.Rec.Username), "user", gldap.ResultSuccess, ""
+	return u, bindResult{}, false
 }
 
 func throttleKey(name string) string { return upstream.Fold(name) }

@@ -24,64 +24,92 @@ const invalidCredentials = 49
 // upstream.ErrUnavailable (network, busy server) or upstream.ErrRejected
 // (the server refused the request itself).
 func (u *Upstream) CheckPassword(ctx context.Context, usr *upstream.User, password string) (bool, error) {
-	const op = "password check"
 	if password == "" || usr == nil || usr.Key == "" {
 		return false, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return false, u.errf(op, "%w", err)
+		return false, u.checkErr("%w", err)
 	}
 	if err := u.acquireBind(ctx); err != nil {
-		return false, u.errf(op, "waiting for a bind connection: %w", err)
+		return false, u.checkErr("waiting for a bind connection: %w", err)
 	}
 	defer func() { <-u.bindSem }()
 
 	for attempt := 0; ; attempt++ {
 		c, reused, err := u.bindConn(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return false, u.errf(op, "%w", ctx.Err())
-			}
-			if errors.Is(err, ErrClosed) {
-				return false, u.errf(op, "%w", err)
-			}
-			return false, u.errf(op, "%w: %w", upstream.ErrUnavailable, err)
+			return false, u.dialFailed(ctx, err)
 		}
 		err = c.bind(ctx, usr.Key, password, u.cfg.Timeout)
-		var le *ldapError
-		switch {
-		case err == nil:
+		if err == nil {
 			u.release(c)
 			return true, nil
-		case ctx.Err() != nil:
-			c.close()
-			return false, u.errf(op, "%w", ctx.Err())
-		case errors.As(err, &le) && le.code == invalidCredentials:
-			u.release(c)
-			u.log.Debug("password check failed", "dn", usr.Key)
-			return false, nil
-		case errors.As(err, &le):
-			// The server answered: the connection stays usable.
-			u.release(c)
-			sentinel := upstream.ErrRejected
-			switch le.code {
-			case 51, 52, 3, 80: // busy, unavailable, timeLimitExceeded, other
-				sentinel = upstream.ErrUnavailable
-			}
-			return false, u.errf(op, "binding as %q: %w: %w", usr.Key, sentinel, err)
-		}
-		// A network or protocol failure: the connection is gone.
-		c.close()
-		if u.isClosed() {
-			return false, u.errf(op, "%w", ErrClosed)
 		}
 		// An idle connection may have been dropped by the server (a
 		// restart, an idle timeout): one more try on a new one.
-		if reused && attempt == 0 {
-			continue
+		ok, retry, err := u.bindFailed(ctx, c, usr, err, reused && attempt == 0)
+		if !retry {
+			return ok, err
 		}
-		return false, u.errf(op, "binding as %q at %s: %w: %w", usr.Key, c.url, upstream.ErrUnavailable, err)
 	}
+}
+
+// The failure paths below are functions of their own: CheckPassword's
+// frame stays small on the way to the socket (see ldapfront's
+// authenticate).
+
+//go:noinline
+func (u *Upstream) checkErr(format string, err error) error {
+	return u.errf("password check", format, err)
+}
+
+//go:noinline
+func (u *Upstream) dialFailed(ctx context.Context, err error) error {
+	const op = "password check"
+	switch {
+	case ctx.Err() != nil:
+		return u.errf(op, "%w", ctx.Err())
+	case errors.Is(err, ErrClosed):
+		return u.errf(op, "%w", err)
+	}
+	return u.errf(op, "%w: %w", upstream.ErrUnavailable, err)
+}
+
+// bindFailed classifies a failed bind on c: a wrong password (false, nil),
+// an answer refusing it, or a broken connection, which is retried once
+// when canRetry.
+//
+//go:noinline
+func (u *Upstream) bindFailed(ctx context.Context, c *bindConn, usr *upstream.User, err error, canRetry bool) (ok, retry bool, _ error) {
+	const op = "password check"
+	var le *ldapError
+	switch {
+	case ctx.Err() != nil:
+		c.close()
+		return false, false, u.errf(op, "%w", ctx.Err())
+	case errors.As(err, &le) && le.code == invalidCredentials:
+		u.release(c)
+		u.log.Debug("password check failed", "dn", usr.Key)
+		return false, false, nil
+	case errors.As(err, &le):
+		// The server answered: the connection stays usable.
+		u.release(c)
+		sentinel := upstream.ErrRejected
+		switch le.code {
+		case 51, 52, 3, 80: // busy, unavailable, timeLimitExceeded, other
+			sentinel = upstream.ErrUnavailable
+		}
+		return false, false, u.errf(op, "binding as %q: %w: %w", usr.Key, sentinel, err)
+	}
+	// A network or protocol failure: the connection is gone.
+	c.close()
+	if u.isClosed() {
+		return false, false, u.errf(op, "%w", ErrClosed)
+	}
+	if canRetry {
+		return false, true, nil
+	}
+	return false, false, u.errf(op, "binding as %q at %s: %w: %w", usr.Key, c.url, upstream.ErrUnavailable, err)
 }
 
 // acquireBind takes a bind-connection token, waiting at most the
