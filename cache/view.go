@@ -51,9 +51,10 @@ type upState struct {
 	userExt  map[string]string // external ID → key
 	groupExt map[string]string
 
-	// parents maps a member key (user or group) to the keys of the groups
-	// that list it directly: the reverse membership edges.
-	parents map[string][]string
+	// parents maps a member key (user or group) to the records of the
+	// groups that list it directly: the reverse membership edges, held as
+	// records so that a lookup of a user's groups costs one map lookup.
+	parents map[string][]*groupRec
 
 	// graph changes whenever the nesting graph may have (a group stored or
 	// removed, or a user whose key is also a group's): Store.Cycles
@@ -75,7 +76,7 @@ func newUpState(name string, idx int) *upState {
 		userNames:  newNameIndex(func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e }),
 		groupNames: newNameIndex(func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e }),
 		userExt:    map[string]string{}, groupExt: map[string]string{},
-		parents: map[string][]string{},
+		parents: map[string][]*groupRec{},
 	}
 }
 
@@ -198,7 +199,7 @@ func (u *upState) putGroup(r *groupRec) *groupRec {
 		u.groupExt[r.ExternalID] = r.Key
 	}
 	for _, m := range r.Members {
-		u.parents[m] = append(u.parents[m], r.Key)
+		u.parents[m] = append(u.parents[m], r)
 	}
 	return old
 }
@@ -215,10 +216,7 @@ func (u *upState) delGroup(key string) *groupRec {
 		delete(u.groupExt, old.ExternalID)
 	}
 	for _, m := range old.Members {
-		l := u.parents[m]
-		if i := slices.Index(l, key); i >= 0 {
-			l = slices.Delete(l, i, i+1)
-		}
+		l := removePtr(u.parents[m], old)
 		if len(l) == 0 {
 			delete(u.parents, m)
 		} else {
@@ -523,8 +521,8 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 			continue
 		}
 		up := v.ups[i]
-		for _, gk := range up.parents[r.Key] {
-			if g := up.groups[gk]; g != nil && g.effective {
+		for _, g := range up.parents[r.Key] {
+			if g.effective {
 				out.add(g.fold)
 			}
 		}
@@ -543,8 +541,8 @@ func (v *view) parentGroups(name string, out *nameSet) {
 			continue
 		}
 		up := v.ups[i]
-		for _, gk := range up.parents[r.Key] {
-			if g := up.groups[gk]; g != nil && g.effective && g.fold != name {
+		for _, g := range up.parents[r.Key] {
+			if g.effective && g.fold != name {
 				out.add(g.fold)
 			}
 		}
@@ -591,14 +589,13 @@ func (v *view) ownAncestors(name string) *nameSet {
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		for _, gk := range up.parents[k] {
-			g := up.groups[gk]
-			if g == nil || !g.effective || seen[gk] {
+		for _, g := range up.parents[k] {
+			if !g.effective || seen[g.Key] {
 				continue
 			}
-			seen[gk] = true
+			seen[g.Key] = true
 			out.add(g.fold)
-			queue = append(queue, gk)
+			queue = append(queue, g.Key)
 		}
 	}
 	return &out
@@ -687,9 +684,8 @@ func (v *view) cycles() [][]string {
 	loops := map[string]bool{}
 	for _, up := range v.ups {
 		for _, g := range up.groups {
-			for _, pk := range up.parents[g.Key] {
-				p := up.groups[pk]
-				if p == nil || !p.effective {
+			for _, p := range up.parents[g.Key] {
+				if !p.effective {
 					continue
 				}
 				if p.fold == g.fold {

@@ -184,3 +184,42 @@ func TestCyclesFromReverseEdgesMatchMemberWalk(t *testing.T) {
 		}
 	}
 }
+
+// The reverse edges (parents) stay what the member lists say through any
+// sequence of group writes and deletions, and hold the current records.
+func TestParentsFollowGroupChanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	u := newUpState("x", 0)
+	for step := range 2000 {
+		k := fmt.Sprintf("g%d", rng.IntN(20))
+		if rng.IntN(4) == 0 {
+			u.delGroup(k)
+		} else {
+			var members []string
+			for range rng.IntN(5) {
+				members = append(members, fmt.Sprintf("%c%d", "gu"[rng.IntN(2)], rng.IntN(20)))
+			}
+			u.putGroup(&groupRec{Group: upstream.Group{Key: k, Name: k, Members: normMembers(members)}, order: uint64(step)})
+		}
+		want := map[string][]*groupRec{}
+		for _, g := range u.groups {
+			for _, m := range g.Members {
+				want[m] = append(want[m], g)
+			}
+		}
+		if len(want) != len(u.parents) {
+			t.Fatalf("step %d: parents of %d keys, want %d", step, len(u.parents), len(want))
+		}
+		for m, l := range want {
+			got := u.parents[m]
+			if len(got) != len(l) {
+				t.Fatalf("step %d: %s has parents %d, want %d", step, m, len(got), len(l))
+			}
+			for _, g := range l {
+				if !slices.Contains(got, g) {
+					t.Fatalf("step %d: %s lacks parent %s (the current record)", step, m, g.Key)
+				}
+			}
+		}
+	}
+}
