@@ -175,7 +175,7 @@ func (s *Store) linkByEmail(st *upState, users []upstream.User) []upstream.User 
 		var target *userRec
 		n := 0
 		var buf [1]string
-		for _, fn := range s.v.emails.get(upstream.Fold(u.Email), &buf) {
+		for _, fn := range s.v.emails.list(upstream.Fold(u.Email), &buf) {
 			if m := s.v.users[fn]; m != nil && m.win < st.idx {
 				target, n = m.winner(), n+1
 			}

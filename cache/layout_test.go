@@ -55,17 +55,17 @@ func TestPackGroupKeepsMembers(t *testing.T) {
 }
 
 func TestEmailIndex(t *testing.T) {
-	x := newEmailIndex(0)
+	x := newEmailIndex()
 	var buf [1]string
-	get := func(k string) []string { return slices.Sorted(slices.Values(x.get(k, &buf))) }
+	get := func(k string) []string { return slices.Sorted(slices.Values(x.list(k, &buf))) }
 	x.add("a@x", "alice")
-	if got := get("a@x"); !slices.Equal(got, []string{"alice"}) || len(x.many) != 0 {
-		t.Fatalf("one name: %v (many %v)", got, x.many)
+	if got := get("a@x"); !slices.Equal(got, []string{"alice"}) || len(x.more) != 0 {
+		t.Fatalf("one name: %v (more %v)", got, x.more)
 	}
 	x.add("a@x", "anna")
 	x.add("a@x", "ann")
-	if got := get("a@x"); !slices.Equal(got, []string{"alice", "ann", "anna"}) || len(x.one) != 0 {
-		t.Fatalf("three names: %v (one %v)", got, x.one)
+	if got := get("a@x"); !slices.Equal(got, []string{"alice", "ann", "anna"}) || len(x.more) != 1 {
+		t.Fatalf("three names: %v (more %v)", got, x.more)
 	}
 	x.remove("a@x", "anna")
 	x.remove("a@x", "nobody")
@@ -73,12 +73,12 @@ func TestEmailIndex(t *testing.T) {
 		t.Fatalf("after removal: %v", got)
 	}
 	x.remove("a@x", "alice")
-	if got := get("a@x"); !slices.Equal(got, []string{"ann"}) || len(x.many) != 0 || x.one["a@x"] != "ann" {
-		t.Fatalf("back to one: %v (one %v, many %v)", got, x.one, x.many)
+	if got := get("a@x"); !slices.Equal(got, []string{"ann"}) || len(x.more) != 0 || x.one["a@x"] != "ann" {
+		t.Fatalf("back to one: %v (one %v, more %v)", got, x.one, x.more)
 	}
 	x.remove("a@x", "someone else")
 	x.remove("a@x", "ann")
-	if got := x.get("a@x", &buf); len(got) != 0 || len(x.one) != 0 {
+	if got := x.list("a@x", &buf); len(got) != 0 || len(x.one) != 0 {
 		t.Fatalf("empty: %v", got)
 	}
 }

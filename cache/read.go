@@ -59,7 +59,7 @@ func (s *Store) UsersByEmail(email string) []User {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var buf [1]string
-	names := s.v.emails.get(upstream.Fold(email), &buf)
+	names := s.v.emails.list(upstream.Fold(email), &buf)
 	out := make([]User, 0, len(names))
 	for _, n := range names {
 		out = append(out, s.mkUser(s.v.users[n]))

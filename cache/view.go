@@ -89,6 +89,7 @@ func (u *upState) groupByName(folded string) *groupRec { return u.groupNames.fir
 // the first of each name as the effective one. Nearly every name has one
 // record: those are a plain map entry, and only names with collisions get
 // a list (one list per user would be 100,000 more objects on the heap).
+// The view's e-mail index is one too (newEmailIndex).
 type nameIndex[R comparable] struct {
 	one   map[string]R   // the first record of every name
 	more  map[string][]R // every record of a name that has more than one
@@ -98,6 +99,12 @@ type nameIndex[R comparable] struct {
 
 func newNameIndex[R comparable](order func(R) uint64, mark func(R, bool)) nameIndex[R] {
 	return nameIndex[R]{one: map[string]R{}, more: map[string][]R{}, order: order, mark: mark}
+}
+
+// newEmailIndex maps a folded e-mail address to the folded usernames that
+// have it, in the order they were added (almost every address has one).
+func newEmailIndex() nameIndex[string] {
+	return newNameIndex(func(string) uint64 { return 0 }, func(string, bool) {})
 }
 
 func (x *nameIndex[R]) first(name string) R { return x.one[name] }
@@ -271,7 +278,7 @@ type view struct {
 	ups    []*upState
 	users  map[string]*mergedUser  // folded username
 	groups map[string]*mergedGroup // folded group name
-	emails emailIndex              // folded email → folded usernames of winners with that email
+	emails nameIndex[string]       // folded email → folded usernames of winners with that email
 
 	// Sorted folded names.
 	sortedUsers  []string
@@ -280,7 +287,7 @@ type view struct {
 }
 
 func newView(ups []*upState) *view {
-	return &view{ups: ups, users: map[string]*mergedUser{}, groups: map[string]*mergedGroup{}, emails: newEmailIndex(0)}
+	return &view{ups: ups, users: map[string]*mergedUser{}, groups: map[string]*mergedGroup{}, emails: newEmailIndex()}
 }
 
 // refreshUser recomputes the merged entry for a folded username after the
@@ -323,59 +330,6 @@ func (v *view) unindexEmail(name string, r *userRec) {
 	v.emails.remove(upstream.Fold(r.Email), name)
 }
 
-// emailIndex maps a folded e-mail address to the folded usernames that
-// have it. Almost every address belongs to one user: those are held as a
-// plain string (no list to allocate per user), the rare shared ones as
-// lists.
-type emailIndex struct {
-	one  map[string]string
-	many map[string][]string
-}
-
-func newEmailIndex(n int) emailIndex {
-	return emailIndex{one: make(map[string]string, n), many: map[string][]string{}}
-}
-
-func (x *emailIndex) add(k, name string) {
-	if l, ok := x.many[k]; ok {
-		x.many[k] = append(l, name)
-		return
-	}
-	if o, ok := x.one[k]; ok {
-		delete(x.one, k)
-		x.many[k] = []string{o, name}
-		return
-	}
-	x.one[k] = name
-}
-
-func (x *emailIndex) remove(k, name string) {
-	if o, ok := x.one[k]; ok {
-		if o == name {
-			delete(x.one, k)
-		}
-		return
-	}
-	switch l := removePtr(x.many[k], name); len(l) {
-	case 0:
-		delete(x.many, k)
-	case 1:
-		delete(x.many, k)
-		x.one[k] = l[0]
-	default:
-		x.many[k] = l
-	}
-}
-
-// get returns the names with address k; buf holds a single one.
-func (x *emailIndex) get(k string, buf *[1]string) []string {
-	if o, ok := x.one[k]; ok {
-		buf[0] = o
-		return buf[:]
-	}
-	return x.many[k]
-}
-
 func (v *view) refreshGroup(name string) {
 	var m *mergedGroup
 	for i, up := range v.ups {
@@ -404,7 +358,7 @@ func (v *view) refreshGroup(name string) {
 func (v *view) rebuild() {
 	v.users = make(map[string]*mergedUser, len(v.users))
 	v.groups = make(map[string]*mergedGroup, len(v.groups))
-	v.emails = newEmailIndex(len(v.emails.one))
+	v.emails = newEmailIndex()
 	v.sortedUsers, v.sortedGroups = nil, nil
 	v.bulk = true
 	defer func() { v.bulk = false; v.sortNames() }()

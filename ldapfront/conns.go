@@ -36,9 +36,10 @@ type connState struct {
 	closing  bool               // shutdown: close as soon as idle
 
 	// ctx is the connection's context, a child of the server's, cancelled
-	// when the connection is forgotten. Requests derive their timeouts from
-	// it, so that concurrent requests do not all register with (and
-	// contend for) the server context.
+	// when the connection is forgotten: a password check at an upstream
+	// ends when its client goes. Work hangs on it rather than on the
+	// server context, so that concurrent requests do not all register with
+	// (and contend for) one context.
 	ctx    context.Context
 	cancel context.CancelFunc
 }

@@ -1,7 +1,9 @@
 package upstreamtest
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -34,4 +36,23 @@ func CheckResult(t testing.TB, res *upstream.SyncResult, flat bool) {
 			}
 		}
 	}
+}
+
+// FuzzSync runs a full sync of s on whatever the fuzzed server answered:
+// it must end (within 20 s) and, when it succeeds, give a result the cache
+// can take (CheckResult). A failed sync is a fine outcome.
+func FuzzSync(t testing.TB, s upstream.Syncer, flat bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := s.Sync(ctx, upstream.SyncRequest{Full: true})
+	if ctx.Err() != nil {
+		t.Fatal("the sync did not end")
+	}
+	if err != nil {
+		t.Logf("sync failed: %v", err)
+		return
+	}
+	t.Logf("synced %d users, %d groups", len(res.Users), len(res.Groups))
+	CheckResult(t, res, flat)
 }

@@ -1,7 +1,6 @@
 package access
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/dirgate/dirgate/internal/secret"
 	"github.com/dirgate/dirgate/internal/upstreamtest"
-	"github.com/dirgate/dirgate/upstream"
 )
 
 // FuzzSyncPages: whatever the Admin API answers on the first page of
@@ -49,17 +47,6 @@ func FuzzSyncPages(f *testing.F) {
 		}
 		defer up.Close()
 		up.api.Attempts = 1
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		res, err := up.Sync(ctx, upstream.SyncRequest{Full: true})
-		if ctx.Err() != nil {
-			t.Fatal("the sync did not end")
-		}
-		if err != nil {
-			t.Logf("sync failed: %v", err)
-			return
-		}
-		t.Logf("synced %d users, %d groups", len(res.Users), len(res.Groups))
-		upstreamtest.CheckResult(t, res, true) // flat: Atlassian Cloud has no nested groups
+		upstreamtest.FuzzSync(t, up, true) // flat: Atlassian Cloud has no nested groups
 	})
 }

@@ -1,7 +1,6 @@
 package jiracloud
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/dirgate/dirgate/internal/secret"
 	"github.com/dirgate/dirgate/internal/upstreamtest"
-	"github.com/dirgate/dirgate/upstream"
 )
 
 // FuzzSyncPages: whatever a site answers on the first page of users, of
@@ -65,17 +63,6 @@ func FuzzSyncPages(f *testing.F) {
 		defer up.Close()
 		up.api.MinInterval = 0
 		up.api.Attempts = 1
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		res, err := up.Sync(ctx, upstream.SyncRequest{Full: true})
-		if ctx.Err() != nil {
-			t.Fatal("the sync did not end")
-		}
-		if err != nil {
-			t.Logf("sync failed: %v", err)
-			return
-		}
-		t.Logf("synced %d users, %d groups", len(res.Users), len(res.Groups))
-		upstreamtest.CheckResult(t, res, true) // flat: Atlassian Cloud has no nested groups
+		upstreamtest.FuzzSync(t, up, true) // flat: Atlassian Cloud has no nested groups
 	})
 }

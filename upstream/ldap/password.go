@@ -59,20 +59,19 @@ func (u *Upstream) CheckPassword(ctx context.Context, usr *upstream.User, passwo
 // authenticate).
 
 //go:noinline
-func (u *Upstream) checkErr(format string, err error) error {
-	return u.errf("password check", format, err)
+func (u *Upstream) checkErr(format string, args ...any) error {
+	return u.errf("password check", format, args...)
 }
 
 //go:noinline
 func (u *Upstream) dialFailed(ctx context.Context, err error) error {
-	const op = "password check"
 	switch {
 	case ctx.Err() != nil:
-		return u.errf(op, "%w", ctx.Err())
+		return u.checkErr("%w", ctx.Err())
 	case errors.Is(err, ErrClosed):
-		return u.errf(op, "%w", err)
+		return u.checkErr("%w", err)
 	}
-	return u.errf(op, "%w: %w", upstream.ErrUnavailable, err)
+	return u.checkErr("%w: %w", upstream.ErrUnavailable, err)
 }
 
 // bindFailed classifies a failed bind on c: a wrong password (false, nil),
@@ -81,12 +80,11 @@ func (u *Upstream) dialFailed(ctx context.Context, err error) error {
 //
 //go:noinline
 func (u *Upstream) bindFailed(ctx context.Context, c *bindConn, usr *upstream.User, err error, canRetry bool) (ok, retry bool, _ error) {
-	const op = "password check"
 	var le *ldapError
 	switch {
 	case ctx.Err() != nil:
 		c.close()
-		return false, false, u.errf(op, "%w", ctx.Err())
+		return false, false, u.checkErr("%w", ctx.Err())
 	case errors.As(err, &le) && le.code == invalidCredentials:
 		u.release(c)
 		u.log.Debug("password check failed", "dn", usr.Key)
@@ -99,17 +97,17 @@ func (u *Upstream) bindFailed(ctx context.Context, c *bindConn, usr *upstream.Us
 		case 51, 52, 3, 80: // busy, unavailable, timeLimitExceeded, other
 			sentinel = upstream.ErrUnavailable
 		}
-		return false, false, u.errf(op, "binding as %q: %w: %w", usr.Key, sentinel, err)
+		return false, false, u.checkErr("binding as %q: %w: %w", usr.Key, sentinel, err)
 	}
 	// A network or protocol failure: the connection is gone.
 	c.close()
 	if u.isClosed() {
-		return false, false, u.errf(op, "%w", ErrClosed)
+		return false, false, u.checkErr("%w", ErrClosed)
 	}
 	if canRetry {
 		return false, true, nil
 	}
-	return false, false, u.errf(op, "binding as %q at %s: %w: %w", usr.Key, c.url, upstream.ErrUnavailable, err)
+	return false, false, u.checkErr("binding as %q at %s: %w: %w", usr.Key, c.url, upstream.ErrUnavailable, err)
 }
 
 // acquireBind takes a bind-connection token, waiting at most the
