@@ -87,7 +87,11 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 	slapdT := target{plain.URL(), plain.AdminDN(), plain.AdminPassword(), slapdPID(b, plain)}
 	dynT := target{dynlist.URL(), dynlist.AdminDN(), dynlist.AdminPassword(), slapdPID(b, dynlist)}
 	dgT := target{"ldap://" + dg.addr, "cn=bench,ou=services,dc=example,dc=com", "bench-service", dg.cmd.Process.Pid}
-	run := func(name string, t target, op ldapload.Op, d time.Duration, service bool) (ldapload.Report, float64) {
+	// run drives t with op for d and reports what it measured, with the
+	// CPU the three processes on the two cores used: the server under
+	// test, the plain slapd (dirgate's upstream: its share is part of every
+	// pass-through bind) and this process, the load generator.
+	run := func(name string, t target, op ldapload.Op, d time.Duration, service bool) (ldapload.Report, cpuUse) {
 		cfg := ldapload.Config{URL: t.url, Op: op, Warmup: warm, Duration: d, Seed: 7}
 		if service {
 			cfg.BindDN, cfg.BindPassword = t.bindDN, t.bindPW
@@ -97,20 +101,31 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 			// Profiles of dirgate over the run (DIRGATE_BENCH_PROFILE_DIR).
 			profiled = serveProfiles(b, filepath.Join(tmp, "data"), warm, d, strings.ReplaceAll(name, " ", "_"))
 		}
+		up0, gen0 := procCPU(b, slapdT.pid), processCPU(b)
 		cpu0, t0 := procCPU(b, t.pid), time.Now()
 		rep, err := ldapload.Run(context.Background(), cfg)
 		profiled()
 		cpu1, elapsed := procCPU(b, t.pid), time.Since(t0)
+		up1, gen1 := procCPU(b, slapdT.pid), processCPU(b)
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
 		if rep.Errors > 0 {
 			b.Fatalf("%s: %d errors, first: %s", name, rep.Errors, rep.FirstError)
 		}
-		perOp := float64((cpu1 - cpu0).Microseconds()) / float64(rep.Ops+rep.WarmupOps)
-		fmt.Fprintf(os.Stderr, "bench: %-34s %9.1f ops/s  p50 %-8s p99 %-8s  server %.2f cores, %.1f µs/op\n",
-			name, rep.OpsPerSec, rep.P50, rep.P99, (cpu1-cpu0).Seconds()/elapsed.Seconds(), perOp)
-		return rep, perOp
+		ops := float64(rep.Ops + rep.WarmupOps)
+		u := cpuUse{
+			server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), serverPerOp: float64((cpu1 - cpu0).Microseconds()) / ops,
+			generator: (gen1 - gen0).Seconds() / elapsed.Seconds(),
+		}
+		upstream := ""
+		if t.pid == dgT.pid {
+			u.upstream, u.upstreamPerOp = (up1-up0).Seconds()/elapsed.Seconds(), float64((up1-up0).Microseconds())/ops
+			upstream = fmt.Sprintf("; slapd upstream %.2f cores, %.1f µs/op", u.upstream, u.upstreamPerOp)
+		}
+		fmt.Fprintf(os.Stderr, "bench: %-34s %9.1f ops/s  p50 %-8s p99 %-8s  server %.2f cores, %.1f µs/op%s; load generator %.2f cores\n",
+			name, rep.OpsPerSec, rep.P50, rep.P99, u.server, u.serverPerOp, upstream, u.generator)
+		return rep, u
 	}
 	syncPeak := vmHWM(b, dg.cmd.Process.Pid)
 	if dir := os.Getenv("DIRGATE_BENCH_PROFILE_DIR"); dir != "" {
@@ -133,6 +148,10 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		// alternating, and the median of each ratio reported: the shared
 		// two-core machine moves single measurements by ±20%.
 		var uidR, memR, memVsUID, bindR, bindLat, sUIDs, dUIDs, dMems, sBinds, dBinds []float64
+		// Per bind round: the cores the three processes used together, and
+		// the CPU per bind of dirgate, of slapd behind it, and of slapd
+		// answering directly.
+		var sBindCores, dBindCores, dBindCPU, upBindCPU, sBindCPU []float64
 		var sMem ldapload.Report
 		for round := range bindRounds {
 			pair := func(first, second func()) {
@@ -161,8 +180,11 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 					sMem, _ = run("slapd+dynlist nested memberOf", dynT, memberSearch, max(dur, 10*time.Second), true)
 				}
 			}
-			pair(func() { sBind, _ = run("slapd bind", slapdT, bindAs("ou=people"), bindDur, false) },
-				func() { dBind, _ = run("dirgate bind (pass-through)", dgT, bindAs("ou=users"), bindDur, false) })
+			var sCPU, dCPU cpuUse
+			pair(func() { sBind, sCPU = run("slapd bind", slapdT, bindAs("ou=people"), bindDur, false) },
+				func() { dBind, dCPU = run("dirgate bind (pass-through)", dgT, bindAs("ou=users"), bindDur, false) })
+			sBindCores, dBindCores = append(sBindCores, sCPU.total()), append(dBindCores, dCPU.total())
+			dBindCPU, upBindCPU, sBindCPU = append(dBindCPU, dCPU.serverPerOp), append(upBindCPU, dCPU.upstreamPerOp), append(sBindCPU, sCPU.serverPerOp)
 			sBinds, dBinds = append(sBinds, sBind.OpsPerSec), append(dBinds, dBind.OpsPerSec)
 			bindR = append(bindR, sBind.OpsPerSec/dBind.OpsPerSec)
 			bindLat = append(bindLat, float64(dBind.P50)/float64(sBind.P50))
@@ -196,6 +218,11 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		b.ReportMetric(median(bindLat), "bind-latency-ratio")
 		b.ReportMetric(median(bindR), "bind-throughput-ratio")
 		b.ReportMetric(slices.Max(bindR), "bind-throughput-ratio-max")
+		b.ReportMetric(median(sBindCores), "slapd-bind-cores-used")
+		b.ReportMetric(median(dBindCores), "dirgate-bind-cores-used")
+		b.ReportMetric(median(dBindCPU), "dirgate-bind-cpu-µs")
+		b.ReportMetric(median(upBindCPU), "slapd-behind-dirgate-bind-cpu-µs")
+		b.ReportMetric(median(sBindCPU), "slapd-bind-cpu-µs")
 	}
 	b.StopTimer()
 	b.ReportMetric(vmHWM(b, dg.cmd.Process.Pid), "dirgate-load-peak-RSS-MiB")
@@ -372,6 +399,16 @@ func procCPU(b testing.TB, pid int) time.Duration {
 	const clkTck = 100
 	return time.Duration(ut+st) * time.Second / clkTck
 }
+
+// cpuUse is the CPU a run used, in cores (CPU seconds per second), and
+// per operation in µs.
+type cpuUse struct {
+	server, upstream, generator float64
+	serverPerOp, upstreamPerOp  float64
+}
+
+// total is the cores the three processes used together.
+func (u cpuUse) total() float64 { return u.server + u.upstream + u.generator }
 
 // vmHWM is a process's peak resident set size in MiB.
 func vmHWM(b testing.TB, pid int) float64 {

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/out
 out="bench/out/bench-$(date -u +%Y%m%dT%H%M%SZ).txt"
-go test -run '^$' -bench 'FullSync|IncrementalSync|UserLookup' -benchtime "${BENCHTIME:-3x}" -timeout 60m ./bench/ | tee "$out"
+go test -run '^$' -bench 'FullSync|IncrementalSync|UserLookup|GCMark' -benchtime "${BENCHTIME:-3x}" -timeout 60m ./bench/ | tee "$out"
 go test -run '^$' -bench 'LDAPSideBySide' -benchtime 1x -timeout 60m ./bench/ 2>&1 | grep -v '^time=' | tee -a "$out"
 # The Crowd REST frontend: logins, nested groups (and the net/http floor
 # under the same load), /group/membership and a Jira-like full sync
@@ -44,6 +44,9 @@ function dur(msec) { return msec >= 1000 ? sprintf("%.1f s", msec / 1e3) : sprin
 	rest = 1
 	if (name ~ /^NestedGroups\/names-at-/) { rate = name; sub(/^NestedGroups\/names-at-/, "", rate); sub(/\/s$/, "", rate); rates[++nrates] = rate }
 }
+/^BenchmarkGCMark/ {
+	for (i = 1; i <= NF; i++) g[$i] = $(i-1)
+}
 /^BenchmarkSlapdUserLookup/ {
 	for (i = 1; i <= NF; i++) { if ($i == "ns/lookup") sl = $(i-1); if ($i == "p99-ns/lookup") sp = $(i-1) }
 }
@@ -56,6 +59,9 @@ END {
 	printf "| `cache user NAME` with nested groups (mean / p99) | %s / %s |\n", us(ul), us(up)
 	printf "| slapd: the user entry with direct memberOf over one connection (mean / p99) | %s / %s |\n", us(sl), us(sp)
 	if (ul > 0) printf "| ratio: dirgate nested lookup vs slapd direct lookup | %.0f× faster |\n", sl / ul
+	if ("cpu-ms/GC" in g)
+		printf "| one garbage collection, directory loaded, LDAP per-user cache full (CPU; live heap, scanned part, objects; collector CPU per KiB allocated at GOGC=60) | %.0f ms; %d MiB, %d MiB, %d; %.2f µs/KiB |\n",
+			g["cpu-ms/GC"], g["live-MiB"], g["scan-MiB"], g["objects"], g["gc-µs/KiB"]
 	print ""
 	printf "| LDAP, 16 connections, median of %d rounds | slapd | dirgate | ratio (worst round) |\n", m["rounds"]
 	print "|---|---|---|---|"
@@ -63,6 +69,7 @@ END {
 	printf "| nested membership (&(uid=X)(memberOf=G)) (ops/s; slapd with dynlist) | %.1f | %d | %.0f× |\n", m["dynlist-member-ops/s"], m["dirgate-member-ops/s"], m["member-ratio"]
 	printf "| nested membership vs dirgate own uid search | | | %.2f× (%.2f×) |\n", m["member-vs-uid"], m["member-vs-uid-min"]
 	printf "| bind as a user (ops/s; dirgate passes it on to slapd; median of %d rounds) | %d | %d | %.2f× slower (%.2f×) |\n", m["bind-rounds"], m["slapd-bind-ops/s"], m["dirgate-bind-ops/s"], m["bind-throughput-ratio"], m["bind-throughput-ratio-max"]
+	printf "| CPU per bind (µs) and cores busy, of 2: slapd answering / dirgate + slapd behind it | %d µs, %.2f cores | %d + %d µs, %.2f cores | |\n", m["slapd-bind-cpu-µs"], m["slapd-bind-cores-used"], m["dirgate-bind-cpu-µs"], m["slapd-behind-dirgate-bind-cpu-µs"], m["dirgate-bind-cores-used"]
 	printf "| dirgate peak RSS under the load / during its first sync | | %d MiB / %d MiB | |\n", m["dirgate-load-peak-RSS-MiB"], m["dirgate-sync-peak-RSS-MiB"]
 	if (!rest) exit
 	print ""
