@@ -14,7 +14,6 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/dirgate/dirgate/cache"
 	"github.com/dirgate/dirgate/internal/slapdtest"
 	"github.com/dirgate/dirgate/ldapfront"
 )
@@ -33,12 +32,7 @@ import (
 // side-by-side benchmarks, these figures hardly move with the machine's
 // load, so they show what a change to the heap's layout is worth.
 func BenchmarkGCMark(b *testing.B) {
-	s := directory(b)
-	sy := newSynced(b, s, b.TempDir())
-	defer sy.close()
-	if _, err := sy.r.SyncNow(context.Background(), "staff", cache.SyncRequest{Full: true}); err != nil {
-		b.Fatal(err)
-	}
+	_, sy := fullySynced(b)
 	tree := &ldapfront.Tree{BaseDN: "dc=example,dc=com", TransitiveMemberOf: true}
 	srv, err := ldapfront.New(ldapfront.Config{Listen: "127.0.0.1:0", Tree: tree, AllowAnonymousSearch: true}, sy.store)
 	if err != nil {

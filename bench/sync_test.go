@@ -137,6 +137,18 @@ func newSynced(b *testing.B, s *slapdtest.Server, path string) *synced {
 	return &synced{store: store, up: up, r: r}
 }
 
+// fullySynced returns the shared slapd and a store that has synced all
+// of it, closed when b ends.
+func fullySynced(b *testing.B) (*slapdtest.Server, *synced) {
+	s := directory(b)
+	sy := newSynced(b, s, b.TempDir())
+	b.Cleanup(sy.close)
+	if _, err := sy.r.SyncNow(context.Background(), "staff", cache.SyncRequest{Full: true}); err != nil {
+		b.Fatal(err)
+	}
+	return s, sy
+}
+
 func (s *synced) close() {
 	s.up.Close()
 	s.store.Close()
@@ -204,12 +216,7 @@ func BenchmarkFullSync(b *testing.B) {
 // BenchmarkIncrementalSync: n users change their e-mail upstream, then one
 // incremental sync. The time should follow n, not the directory's size.
 func BenchmarkIncrementalSync(b *testing.B) {
-	s := directory(b)
-	sy := newSynced(b, s, b.TempDir())
-	defer sy.close()
-	if _, err := sy.r.SyncNow(context.Background(), "staff", cache.SyncRequest{Full: true}); err != nil {
-		b.Fatal(err)
-	}
+	s, sy := fullySynced(b)
 	conn := s.Conn(b)
 	round := 0
 	for _, n := range []int{10, 100, 1000} {
@@ -267,12 +274,7 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 // BenchmarkUserLookup is `dirgate cache user NAME`: the record, its direct
 // groups and every group reached through nesting, for random users.
 func BenchmarkUserLookup(b *testing.B) {
-	s := directory(b)
-	sy := newSynced(b, s, b.TempDir())
-	defer sy.close()
-	if _, err := sy.r.SyncNow(context.Background(), "staff", cache.SyncRequest{Full: true}); err != nil {
-		b.Fatal(err)
-	}
+	_, sy := fullySynced(b)
 	svc := &admin.Local{Store: sy.store, Tree: &ldapfront.Tree{BaseDN: "dc=example,dc=com", TransitiveMemberOf: true}}
 	names := randomUsers(lookupsPerOp)
 	ctx := context.Background()
