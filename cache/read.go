@@ -183,7 +183,16 @@ func (s *Store) cached(k closureKey, compute func() []string) []string {
 func (s *Store) UserGroups(user string, nested, aggregate bool) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.groupDisplay(s.userGroups(upstream.Fold(user), nested, aggregate))
+	names := s.userGroups(upstream.Fold(user), nested, aggregate)
+	// The list is the caller's alone (userGroups returns a new slice on
+	// every path): its display names can take the folded names' places.
+	out := names[:0]
+	for _, n := range names {
+		if m := s.v.groups[n]; m != nil {
+			out = append(out, m.winner().Name)
+		}
+	}
+	return out
 }
 
 // userGroups returns folded names; mu must be held.
@@ -192,6 +201,10 @@ func (s *Store) UserGroups(user string, nested, aggregate bool) []string {
 // those of its own upstream, nesting included: a group that nests the
 // user's group in another upstream does not count, since that upstream
 // never said anything about this user.
+//
+// It returns a new slice on every path, which the caller may overwrite.
+// The lists are allocated at about their size rather than grown (this
+// runs for every Crowd membership request).
 func (s *Store) userGroups(name string, nested, aggregate bool) []string {
 	var direct nameSet
 	s.v.directGroupsOfUser(name, aggregate, &direct)
@@ -201,7 +214,8 @@ func (s *Store) userGroups(name string, nested, aggregate bool) []string {
 	if !aggregate {
 		return s.v.ownAncestors(name).sorted()
 	}
-	all := nameSet{list: append([]string(nil), direct.list...)}
+	all := nameSet{list: make([]string, len(direct.list), 2*len(direct.list)+4)}
+	copy(all.list, direct.list)
 	for _, g := range direct.list {
 		for _, a := range s.ancestors(g) {
 			all.add(a)

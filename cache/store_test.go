@@ -92,6 +92,24 @@ func TestFullSyncAndNestedReads(t *testing.T) {
 	eq(t, "users from bob", names, []string{"Bob", "carol"})
 }
 
+// UserGroups writes display names over the list userGroups returns, so
+// every call must get a list of its own: overwriting one answer must not
+// change the next (as it would if a path handed out a memoised list).
+func TestUserGroupsListsAreTheCallers(t *testing.T) {
+	s := open(t, "", "one")
+	mustSync(t, s, "one", fixture())
+	for _, nested := range []bool{false, true} {
+		for _, aggregate := range []bool{false, true} {
+			first := s.UserGroups("alice", nested, aggregate)
+			want := slices.Clone(first)
+			for i := range first {
+				first[i] = "overwritten"
+			}
+			eq(t, fmt.Sprintf("alice nested=%v aggregate=%v, asked again", nested, aggregate), s.UserGroups("alice", nested, aggregate), want)
+		}
+	}
+}
+
 func TestUsersWalkSpansBatches(t *testing.T) {
 	s := open(t, "", "one")
 	var users []upstream.User

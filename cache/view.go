@@ -474,8 +474,9 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 		if r == nil || (!aggregate && i != m.win) {
 			continue
 		}
-		up := v.ups[i]
-		for _, g := range up.parents[r.Key] {
+		parents := v.ups[i].parents[r.Key]
+		out.list = slices.Grow(out.list, len(parents))
+		for _, g := range parents {
 			if g.effective {
 				out.add(g.fold)
 			}

@@ -114,6 +114,13 @@ func (w *statusWriter) Flush() {
 	}
 }
 
+// exchange is one request's per-request state in one allocation.
+type exchange struct {
+	sw statusWriter
+	q  request
+	v  view
+}
+
 // wrap adds what every request under the prefix gets: the version header
 // (on every response, errors included: the Java client checks it first),
 // application authentication before routing, the write permission check,
@@ -121,7 +128,8 @@ func (w *statusWriter) Flush() {
 func (s *Server) wrap(label string, rt route) http.Handler {
 	return http.HandlerFunc(func(hw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		w := &statusWriter{ResponseWriter: hw}
+		x := &exchange{sw: statusWriter{ResponseWriter: hw}}
+		w := &x.sw
 		h := w.Header()
 		h["X-Embedded-Crowd-Version"] = hdrVersion
 		h["Cache-Control"] = hdrNoCache
@@ -145,8 +153,9 @@ func (s *Server) wrap(label string, rt route) http.Handler {
 		if r.ContentLength != 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
-		q := &request{s: s, w: w, r: r, app: app, json: wantsJSON(r)}
-		q.v = &view{s: s, app: app, base: s.baseURL(r, s.prefixFor(r.URL.Path))}
+		x.q = request{s: s, w: w, r: r, app: app, json: wantsJSON(r), v: &x.v}
+		x.v = view{s: s, app: app, base: s.baseURL(r, s.prefixFor(r.URL.Path))}
+		q := &x.q
 		if rt.write && !app.write {
 			q.fail(http.StatusForbidden, "APPLICATION_PERMISSION_DENIED",
 				fmt.Sprintf("application %s may not change the directory (its permissions lack write)", app.name))
