@@ -144,7 +144,12 @@ func walk[T any](s *Store, start string, list func(*view) []string, get func(str
 
 // displayNames maps folded group names to the winners' spelling.
 func (s *Store) groupDisplay(names []string) []string {
-	out := make([]string, 0, len(names))
+	return s.appendGroupDisplay(make([]string, 0, len(names)), names)
+}
+
+// appendGroupDisplay appends the display names of the folded group names
+// to out, which may be names[:0] when names is the caller's to overwrite.
+func (s *Store) appendGroupDisplay(out, names []string) []string {
 	for _, n := range names {
 		if m := s.v.groups[n]; m != nil {
 			out = append(out, m.winner().Name)
@@ -186,13 +191,7 @@ func (s *Store) UserGroups(user string, nested, aggregate bool) []string {
 	names := s.userGroups(upstream.Fold(user), nested, aggregate)
 	// The list is the caller's alone (userGroups returns a new slice on
 	// every path): its display names can take the folded names' places.
-	out := names[:0]
-	for _, n := range names {
-		if m := s.v.groups[n]; m != nil {
-			out = append(out, m.winner().Name)
-		}
-	}
-	return out
+	return s.appendGroupDisplay(names[:0], names)
 }
 
 // userGroups returns folded names; mu must be held.
