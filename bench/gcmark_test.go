@@ -8,7 +8,6 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,9 +85,9 @@ func BenchmarkGCMark(b *testing.B) {
 	var cpu time.Duration
 	b.ResetTimer()
 	for range b.N {
-		c0 := processCPU(b)
+		c0 := ownCPU()
 		runtime.GC()
-		cpu += processCPU(b) - c0
+		cpu += ownCPU() - c0
 	}
 	b.StopTimer()
 	metrics.Read(samples)
@@ -101,9 +100,11 @@ func BenchmarkGCMark(b *testing.B) {
 	b.ReportMetric(float64(live)/(1<<20), "live-MiB")
 	b.ReportMetric(float64(scan)/(1<<20), "scan-MiB")
 	b.ReportMetric(float64(objects), "objects")
-	b.ReportMetric(perGC/(float64(live)*0.6/1024), "gc-µs/KiB")
+	const serveGOGC = 0.6 // cmd/dirgate's serveGCPercent
+	b.ReportMetric(perGC/(float64(live)*serveGOGC/1024), "gc-µs/KiB")
 }
 
+// writeHeapProfile saves the heap profile to path (DIRGATE_BENCH_HEAPPROFILE).
 func writeHeapProfile(b *testing.B, path string) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -113,13 +114,4 @@ func writeHeapProfile(b *testing.B, path string) {
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		b.Fatal(err)
 	}
-}
-
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU(b testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -101,12 +101,12 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 			// Profiles of dirgate over the run (DIRGATE_BENCH_PROFILE_DIR).
 			profiled = serveProfiles(b, filepath.Join(tmp, "data"), warm, d, strings.ReplaceAll(name, " ", "_"))
 		}
-		up0, gen0 := procCPU(b, slapdT.pid), processCPU(b)
+		up0, gen0 := procCPU(b, slapdT.pid), ownCPU()
 		cpu0, t0 := procCPU(b, t.pid), time.Now()
 		rep, err := ldapload.Run(context.Background(), cfg)
 		profiled()
 		cpu1, elapsed := procCPU(b, t.pid), time.Since(t0)
-		up1, gen1 := procCPU(b, slapdT.pid), processCPU(b)
+		up1, gen1 := procCPU(b, slapdT.pid), ownCPU()
 		if err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
@@ -387,17 +387,26 @@ func slapdPID(b *testing.B, s *slapdtest.Server) int {
 	return pid
 }
 
-// procCPU is a process's user+system CPU time, from /proc/PID/stat.
+// procCPU is the user+system CPU time process pid has used.
 func procCPU(b testing.TB, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := pidCPU(pid)
 	if err != nil {
 		b.Fatal(err)
+	}
+	return d
+}
+
+// pidCPU is the user+system CPU time process pid has used, from /proc.
+func pidCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
 	}
 	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	const clkTck = 100
-	return time.Duration(ut+st) * time.Second / clkTck
+	return time.Duration(ut+st) * time.Second / clkTck, nil
 }
 
 // cpuUse is the CPU a run used, in cores (CPU seconds per second), and

@@ -619,12 +619,15 @@ func machineBusy() time.Duration {
 // selfCPU is the user+system CPU time this process (the load generator,
 // and the server when it runs here) and the `dirgate serve` child have
 // used.
-func selfCPU() time.Duration {
+func selfCPU() time.Duration { return ownCPU() + serveCPU() }
+
+// ownCPU is the user+system CPU time this process has used.
+func ownCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) + serveCPU()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // serveCPU is the user+system CPU time the `dirgate serve` child has used
@@ -633,14 +636,8 @@ func serveCPU() time.Duration {
 	if servePID == 0 {
 		return 0
 	}
-	raw, err := os.ReadFile(procPath("stat"))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100
+	d, _ := pidCPU(servePID)
+	return d
 }
 
 // serveProfiles saves a CPU profile of the `dirgate serve` process whose

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,9 +200,7 @@ func BenchmarkFullSync(b *testing.B) {
 		runtime.ReadMemStats(&ms)
 		liveMiB = float64(ms.HeapAlloc) / (1 << 20)
 		if p := os.Getenv("DIRGATE_BENCH_HEAPPROFILE"); p != "" {
-			f, _ := os.Create(p)
-			pprof.WriteHeapProfile(f)
-			f.Close()
+			writeHeapProfile(b, p)
 		}
 		sy.close()
 		b.StartTimer()
