@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/url"
-	"os"
 	"runtime"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/dirgate/dirgate/bench/epoll"
 )
 
 // runEpoll is the load generator of the REST latency benchmarks: conc
@@ -61,7 +59,7 @@ func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Durati
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
-				c.f.Close()
+				c.Close()
 			}
 		}
 	}()
@@ -102,7 +100,7 @@ func runEpoll(base, auth string, conc int, paths []string, warm, dur time.Durati
 		if rate > 0 {
 			timeout = min(timeout, max(0, time.Until(nextDue)))
 		}
-		n, err := epollWait(ep, events, timeout)
+		n, err := epoll.Wait(ep, events, timeout)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -176,8 +174,7 @@ const restRequestTimeout = 10 * time.Second
 // epollConn is one connection of runEpoll: a non-blocking socket and the
 // bytes of the response read so far.
 type epollConn struct {
-	f      *os.File // owns fd
-	fd     int
+	*epoll.Conn
 	buf    []byte
 	busy   bool        // a request is in flight
 	t0     time.Time   // when it was due (closed loop: written)
@@ -188,33 +185,17 @@ type epollConn struct {
 
 // dialEpoll connects to addr and adds the socket to ep, tagged k.
 func dialEpoll(addr string, ep, k int) (*epollConn, error) {
-	nc, err := net.Dial("tcp", addr)
+	ec, err := epoll.Dial(addr, ep, int32(k))
 	if err != nil {
 		return nil, err
 	}
-	// A duplicate of the socket that the Go runtime's poller does not
-	// watch; the net.Conn is closed, the duplicate keeps the connection.
-	f, err := nc.(*net.TCPConn).File()
-	nc.Close()
-	if err != nil {
-		return nil, err
-	}
-	c := &epollConn{f: f, fd: int(f.Fd()), buf: make([]byte, 0, 16<<10)}
-	if err := syscall.SetNonblock(c.fd, true); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, c.fd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(k)}); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return c, nil
+	return &epollConn{Conn: ec, buf: make([]byte, 0, 16<<10)}, nil
 }
 
 func (c *epollConn) send(reqs [][]byte, due, now time.Time) error {
 	req := reqs[c.rng.IntN(len(reqs))]
 	c.t0, c.sent, c.busy = due, now, true
-	n, err := syscall.Write(c.fd, req)
+	n, err := syscall.Write(c.FD, req)
 	if err == nil && n < len(req) {
 		err = errors.New("short write") // a request is far smaller than the socket buffer
 	}
@@ -227,7 +208,7 @@ func (c *epollConn) send(reqs [][]byte, due, now time.Time) error {
 // receive reads what the socket has and reports whether a whole response
 // is there now, with its status and body size.
 func (c *epollConn) receive(scratch []byte) (done bool, status int, size int64, err error) {
-	n, err := syscall.Read(c.fd, scratch)
+	n, err := syscall.Read(c.FD, scratch)
 	if err == syscall.EAGAIN {
 		return false, 0, 0, nil
 	}
@@ -312,28 +293,3 @@ func parseResponse(buf []byte) (total, status int, size int64, err error) {
 		return 0, 0, 0, errors.New("response without a length")
 	}
 }
-
-// epollWait waits up to timeout for events, with microsecond precision
-// where the kernel has epoll_pwait2 (Linux 5.11), else in milliseconds
-// (rounded up).
-func epollWait(ep int, events []syscall.EpollEvent, timeout time.Duration) (int, error) {
-	if !noPwait2.Load() {
-		ts := syscall.NsecToTimespec(int64(timeout))
-		n, _, e := syscall.Syscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)),
-			uintptr(unsafe.Pointer(&ts)), 0, 0)
-		if e != syscall.ENOSYS {
-			if e != 0 {
-				return 0, e
-			}
-			return int(n), nil
-		}
-		noPwait2.Store(true)
-	}
-	return syscall.EpollWait(ep, events, int((timeout+time.Millisecond-1)/time.Millisecond))
-}
-
-// sysEpollPwait2 is epoll_pwait2's number in the generic syscall table
-// (amd64 and arm64 alike).
-const sysEpollPwait2 = 441
-
-var noPwait2 atomic.Bool

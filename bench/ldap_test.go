@@ -24,8 +24,8 @@ import (
 )
 
 // BenchmarkLDAPSideBySide drives slapd and dirgate with the same load
-// generator (bench/ldapload, 16 connections) on the same generated
-// directory, one after the other in the same run, and reports
+// generator (bench/ldapload, 16 connections served by one thread around
+// epoll, as wrk does) on the same generated directory, one after the other in the same run, and reports
 // throughput, the servers' CPU per operation, and the ratios:
 //
 //   - uid search (&(objectClass=inetOrgPerson)(uid=X)) returning uid cn
@@ -80,6 +80,10 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 			return "uid=" + ldapload.Pick(it, uids) + "," + container + ",dc=example,dc=com", "bench-password"
 		}}
 	}
+	// The generator drives its connections from one thread around epoll
+	// (DIRGATE_BENCH_LDAP_GENERATOR=go-ldap: a goroutine and a go-ldap
+	// client per connection, five times its CPU per operation).
+	epollGenerator := os.Getenv("DIRGATE_BENCH_LDAP_GENERATOR") != "go-ldap"
 	type target struct {
 		url, bindDN, bindPW string
 		pid                 int
@@ -92,7 +96,7 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 	// test, the plain slapd (dirgate's upstream: its share is part of every
 	// pass-through bind) and this process, the load generator.
 	run := func(name string, t target, op ldapload.Op, d time.Duration, service bool) (ldapload.Report, cpuUse) {
-		cfg := ldapload.Config{URL: t.url, Op: op, Warmup: warm, Duration: d, Seed: 7}
+		cfg := ldapload.Config{URL: t.url, Op: op, Warmup: warm, Duration: d, Seed: 7, Epoll: epollGenerator}
 		if service {
 			cfg.BindDN, cfg.BindPassword = t.bindDN, t.bindPW
 		}
@@ -116,15 +120,15 @@ func BenchmarkLDAPSideBySide(b *testing.B) {
 		ops := float64(rep.Ops + rep.WarmupOps)
 		u := cpuUse{
 			server: (cpu1 - cpu0).Seconds() / elapsed.Seconds(), serverPerOp: float64((cpu1 - cpu0).Microseconds()) / ops,
-			generator: (gen1 - gen0).Seconds() / elapsed.Seconds(),
+			generator: (gen1 - gen0).Seconds() / elapsed.Seconds(), generatorPerOp: float64((gen1 - gen0).Microseconds()) / ops,
 		}
 		upstream := ""
 		if t.pid == dgT.pid {
 			u.upstream, u.upstreamPerOp = (up1-up0).Seconds()/elapsed.Seconds(), float64((up1-up0).Microseconds())/ops
 			upstream = fmt.Sprintf("; slapd upstream %.2f cores, %.1f µs/op", u.upstream, u.upstreamPerOp)
 		}
-		fmt.Fprintf(os.Stderr, "bench: %-34s %9.1f ops/s  p50 %-8s p99 %-8s  server %.2f cores, %.1f µs/op%s; load generator %.2f cores\n",
-			name, rep.OpsPerSec, rep.P50, rep.P99, u.server, u.serverPerOp, upstream, u.generator)
+		fmt.Fprintf(os.Stderr, "bench: %-34s %9.1f ops/s  p50 %-8s p99 %-8s  server %.2f cores, %.1f µs/op%s; load generator %.2f cores, %.1f µs/op\n",
+			name, rep.OpsPerSec, rep.P50, rep.P99, u.server, u.serverPerOp, upstream, u.generator, u.generatorPerOp)
 		return rep, u
 	}
 	syncPeak := vmHWM(b, dg.cmd.Process.Pid)
@@ -412,8 +416,8 @@ func pidCPU(pid int) (time.Duration, error) {
 // cpuUse is the CPU a run used, in cores (CPU seconds per second), and
 // per operation in µs.
 type cpuUse struct {
-	server, upstream, generator float64
-	serverPerOp, upstreamPerOp  float64
+	server, upstream, generator                float64
+	serverPerOp, upstreamPerOp, generatorPerOp float64
 }
 
 // total is the cores the three processes used together.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirgate/dirgate/bench/ldapload"
@@ -296,5 +297,190 @@ func TestRunDialFailure(t *testing.T) {
 	}
 	if _, err := ldapload.Run(context.Background(), ldapload.Config{URL: url}); err == nil {
 		t.Error("Run without an Op succeeded")
+	}
+}
+
+// TestRunEpoll: the epoll engine against the same slapd, with the same
+// verdicts, draws and reports as go-ldap's.
+func TestRunEpoll(t *testing.T) {
+	s := startDirectory(t)
+	ctx := context.Background()
+	uids := ldapload.UIDs(testUsers)
+	epoll := func(op ldapload.Op) ldapload.Config {
+		cfg := short(s, op)
+		cfg.Epoll = true
+		return cfg
+	}
+	uidSearch := func(expect int) ldapload.Search {
+		return ldapload.Search{
+			Base:  s.PeopleDN(),
+			Scope: goldap.ScopeWholeSubtree,
+			Filter: func(it *ldapload.Iter) string {
+				return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
+			},
+			Attributes: []string{"uid", "cn", "mail", "memberOf"},
+			Expect:     expect,
+		}
+	}
+	bind := func(password string, expect uint16) ldapload.Bind {
+		return ldapload.Bind{Creds: func(it *ldapload.Iter) (string, string) {
+			return s.UserDN(ldapload.Pick(it, uids)), password
+		}, Expect: expect}
+	}
+
+	t.Run("uid search as a service account", func(t *testing.T) {
+		cfg := epoll(uidSearch(1))
+		cfg.BindDN, cfg.BindPassword = s.AdminDN(), s.AdminPassword()
+		rep, err := ldapload.Run(ctx, cfg)
+		checkClean(t, rep, err)
+	})
+	t.Run("many entries", func(t *testing.T) {
+		// Every user, in answers of about a megabyte.
+		op := ldapload.Search{Base: s.PeopleDN(), Scope: goldap.ScopeSingleLevel,
+			Filter: func(*ldapload.Iter) string { return "(objectClass=inetOrgPerson)" }, Expect: testUsers}
+		rep, err := ldapload.Run(ctx, epoll(op))
+		checkClean(t, rep, err)
+	})
+	t.Run("bind", func(t *testing.T) {
+		rep, err := ldapload.Run(ctx, epoll(bind(testPassword, goldap.LDAPResultSuccess)))
+		checkClean(t, rep, err)
+	})
+	t.Run("bind with a wrong password", func(t *testing.T) {
+		rep, err := ldapload.Run(ctx, epoll(bind("not-"+testPassword, goldap.LDAPResultInvalidCredentials)))
+		checkClean(t, rep, err)
+	})
+	t.Run("unexpected bind success is an error", func(t *testing.T) {
+		rep, err := ldapload.Run(ctx, epoll(bind(testPassword, goldap.LDAPResultInvalidCredentials)))
+		if err != nil || rep.Errors == 0 || rep.Ops != 0 || !strings.Contains(rep.FirstError, "succeeded, want result 49") {
+			t.Errorf("err %v, report %s", err, rep)
+		}
+	})
+	t.Run("unexpected bind failure is an error", func(t *testing.T) {
+		rep, err := ldapload.Run(ctx, epoll(bind("not-"+testPassword, goldap.LDAPResultSuccess)))
+		if err != nil || rep.Errors == 0 || rep.Ops != 0 || !strings.Contains(rep.FirstError, "Invalid Credentials") {
+			t.Errorf("err %v, report %s", err, rep)
+		}
+	})
+	t.Run("wrong entry count is an error", func(t *testing.T) {
+		rep, err := ldapload.Run(ctx, epoll(uidSearch(2)))
+		if err != nil || rep.Errors == 0 || rep.Ops != 0 || rep.ConnsLost != 0 || !strings.Contains(rep.FirstError, "got 1 entries, want 2") {
+			t.Errorf("err %v, report %s", err, rep)
+		}
+	})
+	t.Run("same draws as go-ldap", func(t *testing.T) {
+		draws := func(epoll bool) [][]string {
+			var mu sync.Mutex
+			got := make([][]string, 3)
+			op := ldapload.Bind{Creds: func(it *ldapload.Iter) (string, string) {
+				dn := s.UserDN(ldapload.Pick(it, uids))
+				if it.N < 20 {
+					mu.Lock()
+					got[it.Conn] = append(got[it.Conn], dn)
+					mu.Unlock()
+				}
+				return dn, testPassword
+			}}
+			cfg := short(s, op)
+			cfg.Conns, cfg.Epoll = 3, epoll
+			if _, err := ldapload.Run(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		a, b := draws(false), draws(true)
+		for i := range a {
+			if len(a[i]) != 20 || !slices.Equal(a[i], b[i]) {
+				t.Errorf("connection %d: go-ldap drew %v, epoll %v", i, a[i], b[i])
+			}
+		}
+	})
+	t.Run("initial bind failure fails Run", func(t *testing.T) {
+		cfg := epoll(uidSearch(1))
+		cfg.BindDN, cfg.BindPassword = s.AdminDN(), "wrong"
+		_, err := ldapload.Run(ctx, cfg)
+		if !goldap.IsErrorWithCode(err, goldap.LDAPResultInvalidCredentials) || !strings.Contains(err.Error(), "initial bind") {
+			t.Errorf("Run: %v, want an initial bind error", err)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		cfg := epoll(uidSearch(1))
+		cfg.Warmup, cfg.Duration = 0, time.Minute
+		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		t0 := time.Now()
+		rep, err := ldapload.Run(ctx, cfg)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run: %v, want the context's error", err)
+		}
+		if el := time.Since(t0); el > 10*time.Second {
+			t.Errorf("Run returned %s after the cancellation", el)
+		}
+		if rep.Ops == 0 || rep.Errors != 0 || rep.Duration <= 0 || rep.Duration > time.Second {
+			t.Errorf("report of the cancelled run: %s", rep)
+		}
+	})
+	t.Run("ops it cannot run", func(t *testing.T) {
+		checked := uidSearch(1)
+		checked.Check = func(*goldap.SearchResult) error { return nil }
+		for _, op := range []ldapload.Op{checked, ldapload.OpFunc(func(*goldap.Conn, *ldapload.Iter) error { return nil })} {
+			if _, err := ldapload.Run(ctx, epoll(op)); err == nil {
+				t.Errorf("%T: no error", op)
+			}
+		}
+		cfg := epoll(uidSearch(1))
+		cfg.URL = "ldaps://" + strings.TrimPrefix(s.URL(), "ldap://")
+		if _, err := ldapload.Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "ldaps://") {
+			t.Errorf("ldaps: %v", err)
+		}
+	})
+	t.Run("lost connections stop the run", func(t *testing.T) {
+		// A server that answers five binds on each connection, then hangs
+		// up (the generator sees an end of file, or a reset when its sixth
+		// request arrived first).
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go hangUpAfter(c, 5)
+			}
+		}()
+		cfg := epoll(bind(testPassword, goldap.LDAPResultSuccess))
+		cfg.URL, cfg.Warmup = "ldap://"+l.Addr().String(), 0
+		rep, err := ldapload.Run(ctx, cfg)
+		if err != nil || rep.ConnsLost != 4 || rep.Ops != 20 || rep.Errors != 0 || rep.FirstError == "" {
+			t.Errorf("err %v, report %s", err, rep)
+		}
+		if rep.Duration >= 300*time.Millisecond {
+			t.Errorf("duration %s: the run did not end when the last connection was lost", rep.Duration)
+		}
+	})
+}
+
+// hangUpAfter answers n requests of c with a successful BindResponse each
+// and closes c.
+func hangUpAfter(c net.Conn, n int) {
+	defer c.Close()
+	for range n {
+		p, err := ber.ReadPacket(c)
+		if err != nil || len(p.Children) < 1 {
+			return
+		}
+		msg := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+		msg.AppendChild(p.Children[0])
+		r := ber.Encode(ber.ClassApplication, ber.TypeConstructed, 1, nil, "")
+		r.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, ""))
+		r.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+		r.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+		msg.AppendChild(r)
+		if _, err := c.Write(msg.Bytes()); err != nil {
+			return
+		}
 	}
 }

@@ -1,0 +1,318 @@
+package ldapload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"runtime"
+	"syscall"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/dirgate/dirgate/bench/epoll"
+)
+
+// epollConn is one connection of the epoll engine.
+type epollConn struct {
+	*epoll.Conn
+	it     Iter
+	req    []byte    // the request being written, reused
+	buf    []byte    // what was read of the answer so far
+	id     int32     // the outstanding request's messageID
+	t0     time.Time // when it was written
+	res    rawResult
+	lost   bool // it failed; closed once counted
+	closed bool
+}
+
+// runEpoll is Run with Config.Epoll: every connection is served by this
+// goroutine's OS thread around epoll, one request in flight on each, the
+// next written as soon as the answer to the last one is complete.
+func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	u, err := url.Parse(cfg.URL)
+	if err != nil || u.Scheme != "ldap" || u.Host == "" {
+		return Report{}, fmt.Errorf("ldapload: Epoll needs an ldap://host:port URL, not %q", cfg.URL)
+	}
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return Report{}, fmt.Errorf("ldapload: epoll: %w", err)
+	}
+	defer syscall.Close(ep)
+	conns := make([]*epollConn, 0, cfg.Conns)
+	defer func() {
+		for _, c := range conns {
+			if !c.closed {
+				c.Close()
+			}
+		}
+	}()
+	dialer := net.Dialer{Timeout: cfg.Timeout}
+	if cfg.Timeout < 0 {
+		dialer.Timeout = DefaultTimeout
+	}
+	for i := range cfg.Conns {
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+		nc, err := dialer.DialContext(ctx, "tcp", u.Host)
+		if err == nil && cfg.BindDN != "" {
+			if err = serviceBind(nc, cfg.BindDN, cfg.BindPassword, dialer.Timeout); err != nil {
+				nc.Close()
+			}
+		}
+		var ec *epoll.Conn
+		if err == nil {
+			ec, err = epoll.Adopt(nc, ep, int32(i))
+		}
+		if err != nil {
+			return Report{}, fmt.Errorf("ldapload: connection %d to %s: %w", i, cfg.URL, err)
+		}
+		conns = append(conns, &epollConn{Conn: ec, buf: make([]byte, 0, 16<<10),
+			it: Iter{Conn: i, Rand: rand.New(rand.NewPCG(cfg.Seed, uint64(i)))}})
+	}
+
+	var (
+		rep       Report
+		hist      histogram
+		firstTime time.Time
+		runErr    error
+		measuring bool
+		cpuStart  time.Duration
+	)
+	fail := func(err error, t time.Time) {
+		if rep.FirstError == "" || t.Before(firstTime) {
+			rep.FirstError, firstTime = err.Error(), t
+		}
+	}
+	now := time.Now()
+	start := now.Add(cfg.Warmup)
+	end := start.Add(cfg.Duration)
+	stopTime := end
+	// send writes c's next request; a failure to build or write it loses
+	// the connection.
+	send := func(c *epollConn, t time.Time) bool {
+		c.id++
+		if c.id <= 0 {
+			c.id = 1
+		}
+		c.res = rawResult{}
+		var err error
+		c.req, err = op.appendRequest(c.req[:0], c.id, &c.it, &c.res)
+		if err == nil {
+			var n int
+			n, err = syscall.Write(c.FD, c.req)
+			if err == nil && n < len(c.req) {
+				err = errors.New("short write") // a request is far smaller than the socket buffer
+			}
+			if err != nil {
+				err = fmt.Errorf("write: %w", err)
+			}
+		}
+		if err != nil {
+			c.lost = true
+			fail(err, t)
+			return false
+		}
+		c.t0 = t
+		return true
+	}
+	live := 0
+	for _, c := range conns {
+		if send(c, now) {
+			live++
+		}
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	events := make([]syscall.EpollEvent, len(conns))
+	scratch := make([]byte, 64<<10)
+	for live > 0 {
+		wait := min(time.Until(end), 50*time.Millisecond)
+		if !measuring {
+			wait = min(wait, time.Until(start))
+		}
+		n, err := epoll.Wait(ep, events, max(wait, 0))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			runErr = fmt.Errorf("ldapload: epoll_wait: %w", err)
+			stopTime = time.Now()
+			break
+		}
+		now := time.Now()
+		if !measuring && !now.Before(start) {
+			measuring = true
+			cpuStart, _ = processCPU()
+		}
+		if !now.Before(end) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			runErr, stopTime = ctx.Err(), now
+		default:
+		}
+		if runErr != nil {
+			break
+		}
+		for _, ev := range events[:n] {
+			c := conns[ev.Fd]
+			if c.lost {
+				continue
+			}
+			done, err := c.receive(scratch)
+			t := time.Now()
+			if err != nil {
+				c.lost = true
+				fail(err, t)
+				continue
+			}
+			if !done {
+				continue
+			}
+			c.it.N++
+			err = op.judge(&c.res)
+			switch {
+			case err != nil && t.Before(start):
+				rep.WarmupErrors++
+				fail(err, t)
+			case err != nil:
+				rep.Errors++
+				fail(err, t)
+			case t.Before(start):
+				rep.WarmupOps++
+			default:
+				rep.Ops++
+				hist.record(t.Sub(c.t0))
+			}
+			send(c, t)
+		}
+		live = 0
+		for _, c := range conns {
+			if !c.lost && now.Sub(c.t0) > timeout {
+				c.lost = true
+				fail(fmt.Errorf("no answer in %s", timeout), now)
+			}
+			if c.lost {
+				if !c.closed {
+					rep.ConnsLost++
+					c.Close()
+					c.closed = true
+				}
+				continue
+			}
+			live++
+		}
+		if live == 0 {
+			stopTime = now
+		}
+	}
+	cpuEnd, _ := processCPU()
+	if stopTime.After(end) {
+		stopTime = end
+	}
+	rep.Duration = max(stopTime.Sub(start), 0)
+	if rep.Duration > 0 {
+		rep.OpsPerSec = float64(rep.Ops) / rep.Duration.Seconds()
+	}
+	if measuring {
+		rep.ProcessCPU = cpuEnd - cpuStart
+	}
+	rep.Mean = hist.mean()
+	rep.P50 = hist.quantile(0.50)
+	rep.P90 = hist.quantile(0.90)
+	rep.P99 = hist.quantile(0.99)
+	rep.Max = time.Duration(hist.max)
+	return rep, runErr
+}
+
+// receive reads what the socket has and reports whether the answer to the
+// outstanding request is complete; its result is then in c.res.
+func (c *epollConn) receive(scratch []byte) (bool, error) {
+	n, err := syscall.Read(c.FD, scratch)
+	if err == syscall.EAGAIN {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read: %w", err)
+	}
+	if n == 0 {
+		return false, errors.New("the server closed the connection")
+	}
+	c.buf = append(c.buf, scratch[:n]...)
+	at := 0
+	defer func() { c.buf = c.buf[:copy(c.buf, c.buf[at:])] }()
+	for {
+		m, err := parseMessage(c.buf[at:])
+		if err != nil {
+			return false, err
+		}
+		if m.total == 0 {
+			return false, nil
+		}
+		at += m.total
+		if m.id != int64(c.id) {
+			return false, fmt.Errorf("answer to message %d while %d is outstanding", m.id, c.id)
+		}
+		switch m.op {
+		case appSearchEntry:
+			c.res.entries++
+		case appSearchRef:
+		case appBindResponse, appSearchDone:
+			if c.res.code, c.res.diag, err = parseResult(m.body); err != nil {
+				return false, err
+			}
+			if at != len(c.buf) {
+				return false, fmt.Errorf("%d bytes after the answer to message %d", len(c.buf)-at, c.id)
+			}
+			return true, nil
+		default:
+			return false, fmt.Errorf("unexpected protocol op %#x in answer to message %d", m.op, c.id)
+		}
+	}
+}
+
+// serviceBind binds nc as dn before the load starts, blocking.
+func serviceBind(nc net.Conn, dn, password string, timeout time.Duration) error {
+	if err := nc.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := nc.Write(appendBindRequest(nil, 1, dn, password)); err != nil {
+		return fmt.Errorf("initial bind as %s: %w", dn, err)
+	}
+	var buf []byte
+	scratch := make([]byte, 4096)
+	for {
+		m, err := parseMessage(buf)
+		if err != nil {
+			return fmt.Errorf("initial bind as %s: %w", dn, err)
+		}
+		if m.total > 0 {
+			if m.op != appBindResponse || m.id != 1 {
+				return fmt.Errorf("initial bind as %s: answered with op %#x to message %d", dn, m.op, m.id)
+			}
+			code, diag, err := parseResult(m.body)
+			if err == nil && code != goldap.LDAPResultSuccess {
+				err = goldap.NewError(uint16(code), errors.New(diag))
+			}
+			if err != nil {
+				return fmt.Errorf("initial bind as %s: %w", dn, err)
+			}
+			return nc.SetDeadline(time.Time{})
+		}
+		n, err := nc.Read(scratch)
+		if err != nil {
+			return fmt.Errorf("initial bind as %s: %w", dn, err)
+		}
+		buf = append(buf, scratch[:n]...)
+	}
+}
