@@ -220,18 +220,11 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 	if stopTime.After(end) {
 		stopTime = end
 	}
-	rep.Duration = max(stopTime.Sub(start), 0)
-	if rep.Duration > 0 {
-		rep.OpsPerSec = float64(rep.Ops) / rep.Duration.Seconds()
-	}
+	var cpu time.Duration
 	if measuring {
-		rep.ProcessCPU = cpuEnd - cpuStart
+		cpu = cpuEnd - cpuStart
 	}
-	rep.Mean = hist.mean()
-	rep.P50 = hist.quantile(0.50)
-	rep.P90 = hist.quantile(0.90)
-	rep.P99 = hist.quantile(0.99)
-	rep.Max = time.Duration(hist.max)
+	rep.finish(&hist, start, stopTime, cpu)
 	return rep, runErr
 }
 

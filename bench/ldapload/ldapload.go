@@ -513,17 +513,25 @@ wait:
 		}
 		hist.merge(&w.hist)
 	}
-	rep.Duration = max(stopTime.Sub(start), 0)
-	if rep.Duration > 0 {
-		rep.OpsPerSec = float64(rep.Ops) / rep.Duration.Seconds()
-	}
+	var cpu time.Duration
 	if measuring {
-		rep.ProcessCPU = cpuEnd - cpuStart
+		cpu = cpuEnd - cpuStart
 	}
-	rep.Mean = hist.mean()
-	rep.P50 = hist.quantile(0.50)
-	rep.P90 = hist.quantile(0.90)
-	rep.P99 = hist.quantile(0.99)
-	rep.Max = time.Duration(hist.max)
+	rep.finish(&hist, start, stopTime, cpu)
 	return rep, runErr
+}
+
+// finish fills in what r derives from its window [start, stop), the
+// process's CPU over it and the latencies.
+func (r *Report) finish(h *histogram, start, stop time.Time, cpu time.Duration) {
+	r.Duration = max(stop.Sub(start), 0)
+	if r.Duration > 0 {
+		r.OpsPerSec = float64(r.Ops) / r.Duration.Seconds()
+	}
+	r.ProcessCPU = cpu
+	r.Mean = h.mean()
+	r.P50 = h.quantile(0.50)
+	r.P90 = h.quantile(0.90)
+	r.P99 = h.quantile(0.99)
+	r.Max = time.Duration(h.max)
 }

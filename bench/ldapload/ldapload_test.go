@@ -88,21 +88,48 @@ func checkClean(t *testing.T, rep ldapload.Report, err error) {
 	}
 }
 
+// uidSearchOf is the benchmark's uid search under base, expecting expect
+// entries.
+func uidSearchOf(base string, uids []string, expect int) ldapload.Search {
+	return ldapload.Search{
+		Base:  base,
+		Scope: goldap.ScopeWholeSubtree,
+		Filter: func(it *ldapload.Iter) string {
+			return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
+		},
+		Attributes: []string{"uid", "cn", "mail", "memberOf"},
+		Expect:     expect,
+	}
+}
+
+// checkCancel runs cfg for a minute under a context cancelled after 200 ms:
+// Run must stop then, with the context's error and a report of the window
+// so far.
+func checkCancel(t *testing.T, cfg ldapload.Config) {
+	t.Helper()
+	cfg.Warmup, cfg.Duration = 0, time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	rep, err := ldapload.Run(ctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run: %v, want the context's error", err)
+	}
+	if el := time.Since(t0); el > 10*time.Second {
+		t.Errorf("Run returned %s after the cancellation", el)
+	}
+	if rep.Ops == 0 || rep.Errors != 0 || rep.Duration <= 0 || rep.Duration > time.Second {
+		t.Errorf("report of the cancelled run: %s", rep)
+	}
+}
+
 func TestRun(t *testing.T) {
 	s := startDirectory(t)
 	ctx := context.Background()
 	uids := ldapload.UIDs(testUsers)
 
 	uidSearch := func(expect int) ldapload.Search {
-		return ldapload.Search{
-			Base:  s.PeopleDN(),
-			Scope: goldap.ScopeWholeSubtree,
-			Filter: func(it *ldapload.Iter) string {
-				return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
-			},
-			Attributes: []string{"uid", "cn", "mail", "memberOf"},
-			Expect:     expect,
-		}
+		return uidSearchOf(s.PeopleDN(), uids, expect)
 	}
 
 	t.Run("uid search", func(t *testing.T) {
@@ -242,20 +269,7 @@ func TestRun(t *testing.T) {
 
 	t.Run("cancel", func(t *testing.T) {
 		cfg := short(s, uidSearch(1))
-		cfg.Warmup, cfg.Duration = 0, time.Minute
-		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		t0 := time.Now()
-		rep, err := ldapload.Run(ctx, cfg)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Run: %v, want the context's error", err)
-		}
-		if el := time.Since(t0); el > 10*time.Second {
-			t.Errorf("Run returned %s after the cancellation", el)
-		}
-		if rep.Ops == 0 || rep.Errors != 0 || rep.Duration <= 0 || rep.Duration > time.Second {
-			t.Errorf("report of the cancelled run: %s", rep)
-		}
+		checkCancel(t, cfg)
 	})
 
 	t.Run("lost connections stop their loops", func(t *testing.T) {
@@ -312,15 +326,7 @@ func TestRunEpoll(t *testing.T) {
 		return cfg
 	}
 	uidSearch := func(expect int) ldapload.Search {
-		return ldapload.Search{
-			Base:  s.PeopleDN(),
-			Scope: goldap.ScopeWholeSubtree,
-			Filter: func(it *ldapload.Iter) string {
-				return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
-			},
-			Attributes: []string{"uid", "cn", "mail", "memberOf"},
-			Expect:     expect,
-		}
+		return uidSearchOf(s.PeopleDN(), uids, expect)
 	}
 	bind := func(password string, expect uint16) ldapload.Bind {
 		return ldapload.Bind{Creds: func(it *ldapload.Iter) (string, string) {
@@ -404,20 +410,7 @@ func TestRunEpoll(t *testing.T) {
 	})
 	t.Run("cancel", func(t *testing.T) {
 		cfg := epoll(uidSearch(1))
-		cfg.Warmup, cfg.Duration = 0, time.Minute
-		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		t0 := time.Now()
-		rep, err := ldapload.Run(ctx, cfg)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Run: %v, want the context's error", err)
-		}
-		if el := time.Since(t0); el > 10*time.Second {
-			t.Errorf("Run returned %s after the cancellation", el)
-		}
-		if rep.Ops == 0 || rep.Errors != 0 || rep.Duration <= 0 || rep.Duration > time.Second {
-			t.Errorf("report of the cancelled run: %s", rep)
-		}
+		checkCancel(t, cfg)
 	})
 	t.Run("ops it cannot run", func(t *testing.T) {
 		checked := uidSearch(1)

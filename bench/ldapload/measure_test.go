@@ -60,15 +60,7 @@ func TestMeasure(t *testing.T) {
 	}
 	uids := ldapload.UIDs(spec.Users)
 	uidSearch := func(s *slapdtest.Server) ldapload.Search {
-		return ldapload.Search{
-			Base:  s.PeopleDN(),
-			Scope: goldap.ScopeWholeSubtree,
-			Filter: func(it *ldapload.Iter) string {
-				return "(&(objectClass=inetOrgPerson)(uid=" + ldapload.Pick(it, uids) + "))"
-			},
-			Attributes: []string{"uid", "cn", "mail", "memberOf"},
-			Expect:     1,
-		}
+		return uidSearchOf(s.PeopleDN(), uids, 1)
 	}
 	t.Logf("GOMAXPROCS %d, NumCPU %d, %d users, %d groups, %d memberships, window %s",
 		runtime.GOMAXPROCS(0), runtime.NumCPU(), spec.Users, spec.Groups, spec.Memberships, window)
