@@ -19,14 +19,13 @@ import (
 // epollConn is one connection of the epoll engine.
 type epollConn struct {
 	*epoll.Conn
-	it     Iter
-	req    []byte    // the request being written, reused
-	buf    []byte    // what was read of the answer so far
-	id     int32     // the outstanding request's messageID
-	t0     time.Time // when it was written
-	res    rawResult
-	lost   bool // it failed; closed once counted
-	closed bool
+	it   Iter
+	req  []byte    // the request being written, reused
+	buf  []byte    // what was read of the answer so far
+	id   int32     // the outstanding request's messageID
+	t0   time.Time // when it was written
+	res  rawResult
+	lost bool // it failed and is closed
 }
 
 // runEpoll is Run with Config.Epoll: every connection is served by this
@@ -47,22 +46,24 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 	conns := make([]*epollConn, 0, cfg.Conns)
 	defer func() {
 		for _, c := range conns {
-			if !c.closed {
+			if !c.lost {
 				c.Close()
 			}
 		}
 	}()
-	dialer := net.Dialer{Timeout: cfg.Timeout}
-	if cfg.Timeout < 0 {
-		dialer.Timeout = DefaultTimeout
+	// The longest wait for a dial, the service bind and every answer.
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
+	dialer := net.Dialer{Timeout: timeout}
 	for i := range cfg.Conns {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
 		}
 		nc, err := dialer.DialContext(ctx, "tcp", u.Host)
 		if err == nil && cfg.BindDN != "" {
-			if err = serviceBind(nc, cfg.BindDN, cfg.BindPassword, dialer.Timeout); err != nil {
+			if err = serviceBind(nc, cfg.BindDN, cfg.BindPassword, timeout); err != nil {
 				nc.Close()
 			}
 		}
@@ -94,9 +95,18 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 	start := now.Add(cfg.Warmup)
 	end := start.Add(cfg.Duration)
 	stopTime := end
+	live := len(conns)
+	// lose closes c after err.
+	lose := func(c *epollConn, err error, t time.Time) {
+		fail(err, t)
+		c.Close()
+		c.lost = true
+		rep.ConnsLost++
+		live--
+	}
 	// send writes c's next request; a failure to build or write it loses
 	// the connection.
-	send := func(c *epollConn, t time.Time) bool {
+	send := func(c *epollConn, t time.Time) {
 		c.id++
 		if c.id <= 0 {
 			c.id = 1
@@ -115,22 +125,13 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 			}
 		}
 		if err != nil {
-			c.lost = true
-			fail(err, t)
-			return false
+			lose(c, err, t)
+			return
 		}
 		c.t0 = t
-		return true
 	}
-	live := 0
 	for _, c := range conns {
-		if send(c, now) {
-			live++
-		}
-	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+		send(c, now)
 	}
 	events := make([]syscall.EpollEvent, len(conns))
 	scratch := make([]byte, 64<<10)
@@ -156,12 +157,8 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 		if !now.Before(end) {
 			break
 		}
-		select {
-		case <-ctx.Done():
-			runErr, stopTime = ctx.Err(), now
-		default:
-		}
-		if runErr != nil {
+		if err := ctx.Err(); err != nil {
+			runErr, stopTime = err, now
 			break
 		}
 		for _, ev := range events[:n] {
@@ -172,8 +169,7 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 			done, err := c.receive(scratch)
 			t := time.Now()
 			if err != nil {
-				c.lost = true
-				fail(err, t)
+				lose(c, err, t)
 				continue
 			}
 			if !done {
@@ -196,21 +192,10 @@ func runEpoll(ctx context.Context, cfg Config, op rawOp) (Report, error) {
 			}
 			send(c, t)
 		}
-		live = 0
 		for _, c := range conns {
 			if !c.lost && now.Sub(c.t0) > timeout {
-				c.lost = true
-				fail(fmt.Errorf("no answer in %s", timeout), now)
+				lose(c, fmt.Errorf("no answer in %s", timeout), now)
 			}
-			if c.lost {
-				if !c.closed {
-					rep.ConnsLost++
-					c.Close()
-					c.closed = true
-				}
-				continue
-			}
-			live++
 		}
 		if live == 0 {
 			stopTime = now

@@ -105,13 +105,10 @@ func appendInt(dst []byte, tag byte, v int64) []byte {
 
 // appendMessage wraps the protocol op that op appends (and controls) in an
 // LDAPMessage with id.
-func appendMessage(dst []byte, id int32, controls []goldap.Control, op func([]byte) ([]byte, error)) ([]byte, error) {
+func appendMessage(dst []byte, id int32, controls []goldap.Control, op func([]byte) []byte) []byte {
 	dst, msg := begin(dst, berSequence)
 	dst = appendInt(dst, berInteger, int64(id))
-	dst, err := op(dst)
-	if err != nil {
-		return dst, err
-	}
+	dst = op(dst)
 	if len(controls) > 0 {
 		var at int
 		dst, at = begin(dst, ctxControls)
@@ -120,7 +117,7 @@ func appendMessage(dst []byte, id int32, controls []goldap.Control, op func([]by
 		}
 		dst = end(dst, at)
 	}
-	return end(dst, msg), nil
+	return end(dst, msg)
 }
 
 // rawReady implements rawOp.
@@ -133,14 +130,13 @@ func (b Bind) appendRequest(dst []byte, id int32, it *Iter, r *rawResult) ([]byt
 }
 
 func appendBindRequest(dst []byte, id int32, dn, password string) []byte {
-	dst, _ = appendMessage(dst, id, nil, func(dst []byte) ([]byte, error) {
+	return appendMessage(dst, id, nil, func(dst []byte) []byte {
 		dst, at := begin(dst, appBindRequest)
 		dst = appendInt(dst, berInteger, 3)
 		dst = appendString(dst, berOctetString, dn)
 		dst = appendString(dst, ctxSimpleAuth, password)
-		return end(dst, at), nil
+		return end(dst, at)
 	})
-	return dst
 }
 
 func (b Bind) judge(r *rawResult) error {
@@ -177,7 +173,7 @@ func (s Search) appendRequest(dst []byte, id int32, it *Iter, r *rawResult) ([]b
 	if err != nil {
 		return dst, fmt.Errorf("search %q %s: %w", base, filter, err)
 	}
-	return appendMessage(dst, id, s.Controls, func(dst []byte) ([]byte, error) {
+	return appendMessage(dst, id, s.Controls, func(dst []byte) []byte {
 		dst, at := begin(dst, appSearchReq)
 		dst = appendString(dst, berOctetString, base)
 		dst = appendInt(dst, berEnumerated, int64(s.Scope))
@@ -192,8 +188,8 @@ func (s Search) appendRequest(dst []byte, id int32, it *Iter, r *rawResult) ([]b
 			dst = appendString(dst, berOctetString, a)
 		}
 		dst = end(dst, attrs)
-		return end(dst, at), nil
-	})
+		return end(dst, at)
+	}), nil
 }
 
 func (s Search) judge(r *rawResult) error {
