@@ -373,7 +373,7 @@ func (s *Server) walk(q *query, segs []segment, pos position, pageSize int, emit
 	// visit returns false to stop the walk.
 	visit := func(seg int, name string, e *served) bool {
 		visited++
-		if visited%256 == 0 && (time.Now().After(q.deadline) || s.ctx.Err() != nil) {
+		if visited%256 == 0 && (time.Now().After(q.deadline) || s.abort.Err() != nil) {
 			timedOut = true
 			return false
 		}

@@ -115,8 +115,14 @@ type Server struct {
 	derived  *derivedCache
 
 	listeners []*listener
-	ctx       context.Context // cancelled at shutdown
-	cancel    context.CancelFunc
+	// ctx is cancelled when Shutdown starts: background work (warming the
+	// user cache) and throttling delays stop. abort is cancelled when
+	// Shutdown gives up (its context ends): requests in flight, and the
+	// upstream calls they wait for, run until then.
+	ctx    context.Context
+	cancel context.CancelFunc
+	abort  context.Context
+	stop   context.CancelFunc
 }
 
 // listener is one gldap server (plain or LDAPS) with its connections.
@@ -148,12 +154,14 @@ func New(cfg Config, store *cache.Store) (*Server, error) {
 	}
 	lim := cfg.Limits.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
+	abort, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, lim: lim, store: store, log: cfg.Logger, metrics: cfg.Metrics,
-		throttle: throttle.New(), derived: newDerivedCache(lim.CachedUsers), ctx: ctx, cancel: cancel}
+		throttle: throttle.New(), derived: newDerivedCache(lim.CachedUsers), ctx: ctx, cancel: cancel, abort: abort, stop: stop}
 	cfg.Tree.init()
 	var err error
 	if s.services, err = newServiceAccounts(cfg.ServiceAccounts); err != nil {
 		cancel()
+		stop()
 		return nil, err
 	}
 	s.dse = s.rootDSE()
@@ -238,7 +246,7 @@ func freePort(host string) (int, error) {
 }
 
 func (s *Server) start(addr string, ldaps bool) (*listener, error) {
-	l := &listener{s: s, ldaps: ldaps, reg: newRegistry(s.ctx, s.lim.IdleTimeout), addr: addr, done: make(chan error, 1), closed: make(chan int, 1)}
+	l := &listener{s: s, ldaps: ldaps, reg: newRegistry(s.abort, s.lim.IdleTimeout), addr: addr, done: make(chan error, 1), closed: make(chan int, 1)}
 	g, err := gldap.NewServer(
 		gldap.WithLogger(hclog.NewNullLogger()), // its debug level would log bind passwords
 		gldap.WithReadTimeout(s.lim.FirstRequestTimeout),
@@ -308,9 +316,10 @@ func (s *Server) start(addr string, ldaps bool) (*listener, error) {
 
 // Shutdown stops accepting connections, lets requests in flight finish,
 // closes idle connections, and returns when every connection is gone or
-// ctx ends.
+// ctx ends; then requests still in flight are cancelled.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
+	defer s.stop()
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
 		wg.Add(1)

@@ -614,6 +614,9 @@ func TestIdleTimeoutAndShutdown(t *testing.T) {
 		defer cancel()
 		stopped <- e2.srv.Shutdown(ctx)
 	}()
+	// Release the check only once Shutdown has begun, so that it is
+	// always the request in flight that shutdown must let finish.
+	<-e2.srv.ctx.Done()
 	close(b.release)
 	if err := <-bindErr; err != nil {
 		t.Fatalf("the request in flight did not finish: %v", err)
