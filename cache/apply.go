@@ -174,12 +174,7 @@ func (s *Store) linkByEmail(st *upState, users []upstream.User) []upstream.User 
 		}
 		var target *userRec
 		n := 0
-		var buf [1]string
-		for _, fn := range s.v.emails.list(upstream.Fold(u.Email), &buf) {
-			if m := s.v.users[fn]; m != nil && m.win < st.idx {
-				target, n = m.winner(), n+1
-			}
-		}
+		s.v.emailWinners(upstream.Fold(u.Email), st.idx, func(r *userRec, _ int) { target, n = r, n+1 })
 		if n != 1 || upstream.Fold(target.Username) == upstream.Fold(u.Username) {
 			continue
 		}

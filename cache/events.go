@@ -31,25 +31,25 @@ type groupSnap struct {
 }
 
 func snapUser(v *view, name string) userSnap {
-	m := v.users[name]
-	if m == nil {
+	r, win := v.user(name)
+	if r == nil {
 		return userSnap{}
 	}
 	var agg, direct nameSet
 	v.directGroupsOfUser(name, true, &agg)
 	v.directGroupsOfUser(name, false, &direct)
-	return userSnap{rec: m.winner(), win: m.win, agg: agg.sorted(), direct: direct.sorted()}
+	return userSnap{rec: r, win: win, agg: agg.sorted(), direct: direct.sorted()}
 }
 
 func snapGroup(v *view, name string) groupSnap {
-	m := v.groups[name]
-	if m == nil {
+	r, win := v.group(name)
+	if r == nil {
 		return groupSnap{}
 	}
 	var ps, cs nameSet
 	v.parentGroups(name, &ps)
 	v.directMembers(name, true, nil, &cs)
-	return groupSnap{rec: m.winner(), win: m.win, parents: ps.sorted(), children: cs.sorted()}
+	return groupSnap{rec: r, win: win, parents: ps.sorted(), children: cs.sorted()}
 }
 
 // track snapshots what cs may change. Called with mu held, before applyMem.

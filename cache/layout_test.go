@@ -56,30 +56,38 @@ func TestPackGroupKeepsMembers(t *testing.T) {
 
 func TestEmailIndex(t *testing.T) {
 	x := newEmailIndex()
-	var buf [1]string
-	get := func(k string) []string { return slices.Sorted(slices.Values(x.list(k, &buf))) }
-	x.add("a@x", "alice")
-	if got := get("a@x"); !slices.Equal(got, []string{"alice"}) || len(x.more) != 0 {
-		t.Fatalf("one name: %v (more %v)", got, x.more)
+	alice, anna, ann := &userRec{order: 1}, &userRec{order: 9}, &userRec{order: 4}
+	var buf [1]*userRec
+	check := func(step string, want ...*userRec) {
+		t.Helper()
+		if got := x.list("a@x", &buf); !slices.Equal(got, want) {
+			t.Fatalf("%s: %v, want %v", step, got, want)
+		}
 	}
-	x.add("a@x", "anna")
-	x.add("a@x", "ann")
-	if got := get("a@x"); !slices.Equal(got, []string{"alice", "ann", "anna"}) || len(x.more) != 1 {
-		t.Fatalf("three names: %v (more %v)", got, x.more)
+	x.add("a@x", alice)
+	check("one record", alice)
+	if len(x.more) != 0 {
+		t.Fatalf("one record kept a list: %v", x.more)
 	}
-	x.remove("a@x", "anna")
-	x.remove("a@x", "nobody")
-	if got := get("a@x"); !slices.Equal(got, []string{"alice", "ann"}) {
-		t.Fatalf("after removal: %v", got)
+	x.add("a@x", anna)
+	x.add("a@x", ann)
+	check("three records, lowest order first", alice, ann, anna)
+	if len(x.more) != 1 {
+		t.Fatalf("three records: more %v", x.more)
 	}
-	x.remove("a@x", "alice")
-	if got := get("a@x"); !slices.Equal(got, []string{"ann"}) || len(x.more) != 0 || x.one["a@x"] != "ann" {
-		t.Fatalf("back to one: %v (one %v, more %v)", got, x.one, x.more)
+	x.remove("a@x", anna)
+	x.remove("a@x", &userRec{order: 2})
+	check("after removal", alice, ann)
+	x.remove("a@x", alice)
+	check("back to one", ann)
+	if len(x.more) != 0 || x.one["a@x"] != ann {
+		t.Fatalf("back to one: one %v, more %v", x.one, x.more)
 	}
-	x.remove("a@x", "someone else")
-	x.remove("a@x", "ann")
-	if got := x.list("a@x", &buf); len(got) != 0 || len(x.one) != 0 {
-		t.Fatalf("empty: %v", got)
+	x.remove("a@x", &userRec{})
+	x.remove("a@x", ann)
+	check("empty")
+	if len(x.one) != 0 {
+		t.Fatalf("empty: one %v", x.one)
 	}
 }
 
@@ -165,13 +173,13 @@ func TestCyclesFromReverseEdgesMatchMemberWalk(t *testing.T) {
 		// A group lists itself: one of its records has a member group of
 		// the same name.
 		loop := func(n string) bool {
-			m := s.v.groups[n]
-			for i, r := range m.recs {
+			for _, up := range s.v.ups {
+				r := up.groupByName(n)
 				if r == nil {
 					continue
 				}
 				for _, mk := range r.Members {
-					if g := s.v.ups[i].groups[mk]; g != nil && g.fold == n {
+					if g := up.groups[mk]; g != nil && g.fold == n {
 						return true
 					}
 				}
@@ -221,5 +229,46 @@ func TestParentsFollowGroupChanges(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// UsersByEmail returns the winners with an address: not a record that
+// lost its name to an earlier upstream or to a collision in its own, and
+// a winner whose address changed is found at the new one only.
+func TestUsersByEmailServesWinnersOnly(t *testing.T) {
+	s := open(t, "", "first", "second")
+	with := func(key, name, email string) upstream.User {
+		r := u(key, name)
+		r.Email = email
+		return r
+	}
+	mustSync(t, s, "first", full([]upstream.User{with("f1", "alice", "a@x"), with("f2", "bob", "shared@x")}, nil))
+	mustSync(t, s, "second", full([]upstream.User{
+		with("s1", "alice", "lost@x"),   // loses to first's alice
+		with("s2", "carol", "shared@x"), // wins: no carol before
+		with("s3", "dave", "dave@x"),    // wins
+		with("s4", "DAVE", "dup@x"),     // collides with dave, reported later: skipped
+	}, nil))
+	names := func(email string) []string {
+		var out []string
+		for _, us := range s.UsersByEmail(email) {
+			out = append(out, us.Upstream+"/"+us.Rec.Username)
+		}
+		return out
+	}
+	eq(t, "a@x", names("A@X"), []string{"first/alice"})
+	eq(t, "lost@x", names("lost@x"), nil)
+	eq(t, "shared@x", names("shared@x"), []string{"first/bob", "second/carol"})
+	eq(t, "dave@x", names("dave@x"), []string{"second/dave"})
+	eq(t, "dup@x", names("dup@x"), nil)
+
+	// first's alice goes: second's alice wins, and is found by its address.
+	mustSync(t, s, "first", full([]upstream.User{with("f2", "bob", "new@x")}, nil))
+	eq(t, "lost@x after", names("lost@x"), []string{"second/alice"})
+	eq(t, "a@x after", names("a@x"), nil)
+	eq(t, "shared@x after", names("shared@x"), []string{"second/carol"})
+	eq(t, "new@x", names("new@x"), []string{"first/bob"})
+	if n, _ := s.Counts(); n != 4 {
+		t.Fatalf("Counts: %d users, want 4 (alice, bob, carol, dave and DAVE as one)", n)
 	}
 }

@@ -28,29 +28,34 @@ type Group struct {
 	Upstreams []string
 }
 
-func (s *Store) mkUser(m *mergedUser) User {
-	return User{Rec: &m.winner().User, Upstream: s.v.ups[m.win].name, UpstreamIndex: m.win}
+// user returns the merged user of a folded name.
+func (s *Store) user(name string) (User, bool) {
+	r, win := s.v.user(name)
+	if r == nil {
+		return User{}, false
+	}
+	return User{Rec: &r.User, Upstream: s.v.ups[win].name, UpstreamIndex: win}, true
 }
 
-func (s *Store) mkGroup(m *mergedGroup) Group {
-	g := Group{Rec: &m.winner().Group, Upstream: s.v.ups[m.win].name, UpstreamIndex: m.win}
-	for i, r := range m.recs {
-		if r != nil {
-			g.Upstreams = append(g.Upstreams, s.v.ups[i].name)
+func (s *Store) group(name string) (Group, bool) {
+	r, win := s.v.group(name)
+	if r == nil {
+		return Group{}, false
+	}
+	g := Group{Rec: &r.Group, Upstream: s.v.ups[win].name, UpstreamIndex: win, Upstreams: []string{s.v.ups[win].name}}
+	for _, up := range s.v.ups[win+1:] {
+		if up.groupByName(name) != nil {
+			g.Upstreams = append(g.Upstreams, up.name)
 		}
 	}
-	return g
+	return g, true
 }
 
 // User looks a user up by username, case-insensitively.
 func (s *Store) User(name string) (User, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := s.v.users[upstream.Fold(name)]
-	if m == nil {
-		return User{}, false
-	}
-	return s.mkUser(m), true
+	return s.user(upstream.Fold(name))
 }
 
 // UsersByEmail returns the users whose e-mail address is email,
@@ -58,12 +63,10 @@ func (s *Store) User(name string) (User, bool) {
 func (s *Store) UsersByEmail(email string) []User {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var buf [1]string
-	names := s.v.emails.list(upstream.Fold(email), &buf)
-	out := make([]User, 0, len(names))
-	for _, n := range names {
-		out = append(out, s.mkUser(s.v.users[n]))
-	}
+	var out []User
+	s.v.emailWinners(upstream.Fold(email), len(s.v.ups), func(r *userRec, i int) {
+		out = append(out, User{Rec: &r.User, Upstream: s.v.ups[i].name, UpstreamIndex: i})
+	})
 	sort.Slice(out, func(i, j int) bool { return upstream.Fold(out[i].Rec.Username) < upstream.Fold(out[j].Rec.Username) })
 	return out
 }
@@ -72,42 +75,26 @@ func (s *Store) UsersByEmail(email string) []User {
 func (s *Store) Group(name string) (Group, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := s.v.groups[upstream.Fold(name)]
-	if m == nil {
-		return Group{}, false
-	}
-	return s.mkGroup(m), true
+	return s.group(upstream.Fold(name))
 }
 
 // Counts returns the number of users and groups in the merged view.
 func (s *Store) Counts() (users, groups int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.v.users), len(s.v.groups)
+	return len(s.v.sortedUsers), len(s.v.sortedGroups)
 }
 
 // Users calls fn for every user in case-insensitive name order, from start
 // (a folded name; "" for the beginning), until fn returns false. The view
 // is read in batches, so a long walk does not hold up writers.
 func (s *Store) Users(start string, fn func(User) bool) {
-	walk(s, start, func(v *view) []string { return v.userList() }, func(n string) (User, bool) {
-		m := s.v.users[n]
-		if m == nil {
-			return User{}, false
-		}
-		return s.mkUser(m), true
-	}, fn)
+	walk(s, start, func(v *view) []string { return v.userList() }, s.user, fn)
 }
 
 // Groups calls fn for every group in case-insensitive name order.
 func (s *Store) Groups(start string, fn func(Group) bool) {
-	walk(s, start, func(v *view) []string { return v.groupList() }, func(n string) (Group, bool) {
-		m := s.v.groups[n]
-		if m == nil {
-			return Group{}, false
-		}
-		return s.mkGroup(m), true
-	}, fn)
+	walk(s, start, func(v *view) []string { return v.groupList() }, s.group, fn)
 }
 
 func walk[T any](s *Store, start string, list func(*view) []string, get func(string) (T, bool), fn func(T) bool) {
@@ -151,8 +138,8 @@ func (s *Store) groupDisplay(names []string) []string {
 // to out, which may be names[:0] when names is the caller's to overwrite.
 func (s *Store) appendGroupDisplay(out, names []string) []string {
 	for _, n := range names {
-		if m := s.v.groups[n]; m != nil {
-			out = append(out, m.winner().Name)
+		if r, _ := s.v.group(n); r != nil {
+			out = append(out, r.Name)
 		}
 	}
 	return out
@@ -161,8 +148,8 @@ func (s *Store) appendGroupDisplay(out, names []string) []string {
 func (s *Store) userDisplay(names []string) []string {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		if m := s.v.users[n]; m != nil {
-			out = append(out, m.winner().Username)
+		if r, _ := s.v.user(n); r != nil {
+			out = append(out, r.Username)
 		}
 	}
 	return out

@@ -307,7 +307,7 @@ func (s *Store) load() error {
 		return err
 	}
 	s.version.Store(1)
-	s.log.Debug("store loaded", "users", len(s.v.users), "groups", len(s.v.groups), "took", time.Since(start))
+	s.log.Debug("store loaded", "users", len(s.v.sortedUsers), "groups", len(s.v.sortedGroups), "took", time.Since(start))
 	return nil
 }
 

@@ -51,6 +51,10 @@ type upState struct {
 	userExt  map[string]string // external ID → key
 	groupExt map[string]string
 
+	// emails holds every user record by folded e-mail address, lowest
+	// order first (the merged view keeps winners only: UsersByEmail).
+	emails nameIndex[*userRec]
+
 	// parents maps a member key (user or group) to the records of the
 	// groups that list it directly: the reverse membership edges, held as
 	// records so that a lookup of a user's groups costs one map lookup.
@@ -76,6 +80,7 @@ func newUpState(name string, idx int) *upState {
 		userNames:  newNameIndex(func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e }),
 		groupNames: newNameIndex(func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e }),
 		userExt:    map[string]string{}, groupExt: map[string]string{},
+		emails:  newEmailIndex(),
 		parents: map[string][]*groupRec{},
 	}
 }
@@ -101,10 +106,10 @@ func newNameIndex[R comparable](order func(R) uint64, mark func(R, bool)) nameIn
 	return nameIndex[R]{one: map[string]R{}, more: map[string][]R{}, order: order, mark: mark}
 }
 
-// newEmailIndex maps a folded e-mail address to the folded usernames that
-// have it, in the order they were added (almost every address has one).
-func newEmailIndex() nameIndex[string] {
-	return newNameIndex(func(string) uint64 { return 0 }, func(string, bool) {})
+// newEmailIndex maps a folded e-mail address to the records that have it,
+// lowest order first (almost every address has one).
+func newEmailIndex() nameIndex[*userRec] {
+	return newNameIndex(func(r *userRec) uint64 { return r.order }, func(*userRec, bool) {})
 }
 
 func (x *nameIndex[R]) first(name string) R { return x.one[name] }
@@ -177,6 +182,9 @@ func (u *upState) putUser(r *userRec) *userRec {
 	if r.ExternalID != "" {
 		u.userExt[r.ExternalID] = r.Key
 	}
+	if r.Email != "" {
+		u.emails.add(upstream.Fold(r.Email), r)
+	}
 	return old
 }
 
@@ -192,6 +200,9 @@ func (u *upState) delUser(key string) *userRec {
 	u.userNames.remove(old.fold, old)
 	if old.ExternalID != "" && u.userExt[old.ExternalID] == key {
 		delete(u.userExt, old.ExternalID)
+	}
+	if old.Email != "" {
+		u.emails.remove(upstream.Fold(old.Email), old)
 	}
 	return old
 }
@@ -240,143 +251,84 @@ func removePtr[T comparable](l []T, r T) []T {
 	return l
 }
 
-// mergedUser is one username across the upstreams: the effective record of
-// each upstream that has it (nil where absent) and the winner, the first.
-type mergedUser struct {
-	recs []*userRec
-	win  int
-	// inline holds recs when there are few upstreams (the usual case):
-	// one object per user instead of two.
-	inline [inlineUps]*userRec
-}
-
-// inlineUps is how many upstreams' records a merged entry holds without a
-// separate allocation.
-const inlineUps = 2
-
-func (m *mergedUser) winner() *userRec { return m.recs[m.win] }
-
-// inlineOr returns the first n elements of inline, or a new slice when
-// inline is too short.
-func inlineOr[T any](inline []T, n int) []T {
-	if n <= len(inline) {
-		return inline[:n:n]
-	}
-	return make([]T, n)
-}
-
-type mergedGroup struct {
-	recs   []*groupRec
-	win    int
-	inline [inlineUps]*groupRec
-}
-
-func (m *mergedGroup) winner() *groupRec { return m.recs[m.win] }
-
-// view is the merged directory.
+// view is the merged directory. A name's winner is the effective record
+// of the first upstream (in configured order) that has the name; it is
+// found when asked (one map lookup per upstream up to the winner) rather
+// than kept in a map of its own: that map held an object and four
+// pointers per name for the collector to visit on every cycle.
 type view struct {
-	ups    []*upState
-	users  map[string]*mergedUser  // folded username
-	groups map[string]*mergedGroup // folded group name
-	emails nameIndex[string]       // folded email → folded usernames of winners with that email
+	ups []*upState
 
-	// Sorted folded names.
+	// Sorted folded names: what exists in the merged view.
 	sortedUsers  []string
 	sortedGroups []string
 	bulk         bool // a bulk change is under way: re-sort at the end
 }
 
 func newView(ups []*upState) *view {
-	return &view{ups: ups, users: map[string]*mergedUser{}, groups: map[string]*mergedGroup{}, emails: newEmailIndex()}
+	return &view{ups: ups, sortedUsers: []string{}, sortedGroups: []string{}}
 }
 
-// refreshUser recomputes the merged entry for a folded username after the
-// upstream records behind it changed.
-func (v *view) refreshUser(name string) {
-	old := v.users[name]
-	if old != nil {
-		v.unindexEmail(name, old.winner())
-	}
-	var m *mergedUser
+// user returns the winning record of a folded username and the index of
+// its upstream, or nil and -1.
+func (v *view) user(name string) (*userRec, int) {
 	for i, up := range v.ups {
 		if r := up.userByName(name); r != nil {
-			if m == nil {
-				m = &mergedUser{win: i}
-				m.recs = inlineOr(m.inline[:], len(v.ups))
+			return r, i
+		}
+	}
+	return nil, -1
+}
+
+func (v *view) group(name string) (*groupRec, int) {
+	for i, up := range v.ups {
+		if r := up.groupByName(name); r != nil {
+			return r, i
+		}
+	}
+	return nil, -1
+}
+
+// emailWinners calls fn with every winning record, of the upstreams before
+// limit, that has the folded e-mail address, and its upstream's index.
+func (v *view) emailWinners(email string, limit int, fn func(*userRec, int)) {
+	var buf [1]*userRec
+	for i, up := range v.ups[:limit] {
+		for _, r := range up.emails.list(email, &buf) {
+			if r.effective && v.userWinsAt(r.fold, i) {
+				fn(r, i)
 			}
-			m.recs[i] = r
 		}
-	}
-	if m == nil {
-		if old != nil {
-			delete(v.users, name)
-			v.nameRemoved(&v.sortedUsers, name)
-		}
-		return
-	}
-	if old == nil {
-		v.nameAdded(&v.sortedUsers, name)
-	}
-	v.users[name] = m
-	if e := m.winner().Email; e != "" {
-		v.emails.add(upstream.Fold(e), name)
 	}
 }
 
-func (v *view) unindexEmail(name string, r *userRec) {
-	if r.Email == "" {
-		return
+// userWinsAt reports whether no upstream before i has the folded username:
+// for an effective record of upstream i, whether it is the winner.
+func (v *view) userWinsAt(name string, i int) bool {
+	for _, up := range v.ups[:i] {
+		if up.userByName(name) != nil {
+			return false
+		}
 	}
-	v.emails.remove(upstream.Fold(r.Email), name)
+	return true
+}
+
+// refreshUser brings the sorted names up to date after the upstream
+// records behind a folded username changed.
+func (v *view) refreshUser(name string) {
+	r, _ := v.user(name)
+	v.refreshName(&v.sortedUsers, name, r != nil)
 }
 
 func (v *view) refreshGroup(name string) {
-	var m *mergedGroup
-	for i, up := range v.ups {
-		if r := up.groupByName(name); r != nil {
-			if m == nil {
-				m = &mergedGroup{win: i}
-				m.recs = inlineOr(m.inline[:], len(v.ups))
-			}
-			m.recs[i] = r
-		}
-	}
-	_, existed := v.groups[name]
-	switch {
-	case m == nil && existed:
-		delete(v.groups, name)
-		v.nameRemoved(&v.sortedGroups, name)
-	case m != nil:
-		if !existed {
-			v.nameAdded(&v.sortedGroups, name)
-		}
-		v.groups[name] = m
-	}
+	r, _ := v.group(name)
+	v.refreshName(&v.sortedGroups, name, r != nil)
 }
 
-// rebuild recomputes the whole merged view from the upstream states.
+// rebuild recomputes the sorted names from the upstream states.
 func (v *view) rebuild() {
-	v.users = make(map[string]*mergedUser, len(v.users))
-	v.groups = make(map[string]*mergedGroup, len(v.groups))
-	v.emails = newEmailIndex()
 	v.sortedUsers, v.sortedGroups = nil, nil
-	v.bulk = true
-	defer func() { v.bulk = false; v.sortNames() }()
-	seenU, seenG := map[string]bool{}, map[string]bool{}
-	for _, up := range v.ups {
-		for name := range up.userNames.one {
-			if !seenU[name] {
-				seenU[name] = true
-				v.refreshUser(name)
-			}
-		}
-		for name := range up.groupNames.one {
-			if !seenG[name] {
-				seenG[name] = true
-				v.refreshGroup(name)
-			}
-		}
-	}
+	v.sortNames()
 }
 
 // The sorted name lists are kept current by every change: one name is
@@ -384,37 +336,44 @@ func (v *view) rebuild() {
 // re-sorts once at the end (sortNames).
 const bulkNames = 256
 
-func (v *view) nameAdded(list *[]string, name string) {
-	if v.bulk {
-		*list = nil
-		return
-	}
-	if *list == nil {
-		return
-	}
-	i := sort.SearchStrings(*list, name)
-	*list = slices.Insert(*list, i, name)
-}
-
-func (v *view) nameRemoved(list *[]string, name string) {
-	if v.bulk {
+func (v *view) refreshName(list *[]string, name string, exists bool) {
+	if v.bulk || *list == nil {
 		*list = nil
 		return
 	}
 	i := sort.SearchStrings(*list, name)
-	if i < len(*list) && (*list)[i] == name {
+	switch had := i < len(*list) && (*list)[i] == name; {
+	case exists && !had:
+		*list = slices.Insert(*list, i, name)
+	case !exists && had:
 		*list = slices.Delete(*list, i, i+1)
 	}
 }
 
-// sortNames rebuilds the sorted lists that a bulk change dropped.
+// sortNames rebuilds the sorted lists that a bulk change dropped: the
+// names of every upstream, once each.
 func (v *view) sortNames() {
 	if v.sortedUsers == nil {
-		v.sortedUsers = sortedKeys(v.users)
+		v.sortedUsers = unionNames(v.ups, func(up *upState) map[string]*userRec { return up.userNames.one })
 	}
 	if v.sortedGroups == nil {
-		v.sortedGroups = sortedKeys(v.groups)
+		v.sortedGroups = unionNames(v.ups, func(up *upState) map[string]*groupRec { return up.groupNames.one })
 	}
+}
+
+func unionNames[R any](ups []*upState, names func(*upState) map[string]R) []string {
+	n := 0
+	for _, up := range ups {
+		n += len(names(up))
+	}
+	out := make([]string, 0, n)
+	for _, up := range ups {
+		for name := range names(up) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (v *view) userList() []string  { return v.sortedUsers }
@@ -466,20 +425,20 @@ func (s *nameSet) sorted() []string {
 // user directly. With aggregate, memberships come from every upstream that
 // has the username; without, only from the winning upstream.
 func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
-	m := v.users[name]
-	if m == nil {
-		return
-	}
-	for i, r := range m.recs {
-		if r == nil || (!aggregate && i != m.win) {
+	for _, up := range v.ups {
+		r := up.userByName(name)
+		if r == nil {
 			continue
 		}
-		parents := v.ups[i].parents[r.Key]
+		parents := up.parents[r.Key]
 		out.list = slices.Grow(out.list, len(parents))
 		for _, g := range parents {
 			if g.effective {
 				out.add(g.fold)
 			}
+		}
+		if !aggregate {
+			return // the winner's upstream only
 		}
 	}
 }
@@ -487,15 +446,11 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 // parentGroups returns the folded names of the groups that list group name
 // as a direct member, in any upstream.
 func (v *view) parentGroups(name string, out *nameSet) {
-	m := v.groups[name]
-	if m == nil {
-		return
-	}
-	for i, r := range m.recs {
+	for _, up := range v.ups {
+		r := up.groupByName(name)
 		if r == nil {
 			continue
 		}
-		up := v.ups[i]
 		for _, g := range up.parents[r.Key] {
 			if g.effective && g.fold != name {
 				out.add(g.fold)
@@ -508,18 +463,14 @@ func (v *view) parentGroups(name string, out *nameSet) {
 // not nil) and child groups (when groups is not nil). Without aggregate, a
 // user counts only if the upstream listing it is the user's winner.
 func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet) {
-	m := v.groups[name]
-	if m == nil {
-		return
-	}
-	for i, r := range m.recs {
+	for i, up := range v.ups {
+		r := up.groupByName(name)
 		if r == nil {
 			continue
 		}
-		up := v.ups[i]
 		for _, mk := range r.Members {
 			if u := up.users[mk]; u != nil {
-				if users != nil && u.effective && (aggregate || v.users[u.fold].win == i) {
+				if users != nil && u.effective && (aggregate || v.userWinsAt(u.fold, i)) {
 					users.add(u.fold)
 				}
 			} else if g := up.groups[mk]; g != nil && groups != nil && g.effective && g.fold != name {
@@ -534,12 +485,12 @@ func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet
 // nesting (the non-aggregating view).
 func (v *view) ownAncestors(name string) *nameSet {
 	var out nameSet
-	m := v.users[name]
-	if m == nil {
+	r, win := v.user(name)
+	if r == nil {
 		return &out
 	}
-	up := v.ups[m.win]
-	queue := []string{m.winner().Key}
+	up := v.ups[win]
+	queue := []string{r.Key}
 	seen := map[string]bool{}
 	for len(queue) > 0 {
 		k := queue[0]
@@ -561,15 +512,11 @@ func (v *view) ownAncestors(name string) *nameSet {
 // users whose winning upstream it is (the non-aggregating view).
 func (v *view) ownNestedMembers(name string) *nameSet {
 	var out nameSet
-	m := v.groups[name]
-	if m == nil {
-		return &out
-	}
-	for i, r := range m.recs {
-		if r == nil || !r.effective {
+	for i, up := range v.ups {
+		r := up.groupByName(name)
+		if r == nil {
 			continue
 		}
-		up := v.ups[i]
 		queue := []*groupRec{r}
 		seen := map[string]bool{r.Key: true}
 		for len(queue) > 0 {
@@ -577,7 +524,7 @@ func (v *view) ownNestedMembers(name string) *nameSet {
 			queue = queue[1:]
 			for _, mk := range g.Members {
 				if u := up.users[mk]; u != nil {
-					if u.effective && v.users[u.fold] != nil && v.users[u.fold].win == i {
+					if u.effective && v.userWinsAt(u.fold, i) {
 						out.add(u.fold)
 					}
 				} else if c := up.groups[mk]; c != nil && c.effective && !seen[mk] {
