@@ -107,8 +107,8 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 			for _, m := range r.Members {
 				resolve(m)
 			}
-			for _, p := range st.parents[r.Key] {
-				resolve(p.Key)
+			for _, id := range st.parentIDs(r.Key) {
+				resolve(st.slots[id].Key)
 			}
 		}
 	}

@@ -194,32 +194,39 @@ func TestCyclesFromReverseEdgesMatchMemberWalk(t *testing.T) {
 }
 
 // The reverse edges (parents) stay what the member lists say through any
-// sequence of group writes and deletions, and hold the current records.
+// sequence of group writes and deletions, hold the current records, and
+// their storage is compacted so that churn does not grow it.
 func TestParentsFollowGroupChanges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	u := newUpState("x", 0)
-	for step := range 2000 {
-		k := fmt.Sprintf("g%d", rng.IntN(20))
+	compactions, prev := 0, 0
+	for step := range 3000 {
+		k := fmt.Sprintf("g%d", rng.IntN(60))
 		if rng.IntN(4) == 0 {
 			u.delGroup(k)
 		} else {
 			var members []string
-			for range rng.IntN(5) {
-				members = append(members, fmt.Sprintf("%c%d", "gu"[rng.IntN(2)], rng.IntN(20)))
+			for range rng.IntN(40) {
+				members = append(members, fmt.Sprintf("%c%d", "gu"[rng.IntN(2)], rng.IntN(60)))
 			}
 			u.putGroup(&groupRec{Group: upstream.Group{Key: k, Name: k, Members: normMembers(members)}, order: uint64(step)})
 		}
 		want := map[string][]*groupRec{}
+		live := 0
 		for _, g := range u.groups {
 			for _, m := range g.Members {
 				want[m] = append(want[m], g)
+				live++
 			}
 		}
 		if len(want) != len(u.parents) {
 			t.Fatalf("step %d: parents of %d keys, want %d", step, len(u.parents), len(want))
 		}
 		for m, l := range want {
-			got := u.parents[m]
+			var got []*groupRec
+			for _, id := range u.parentIDs(m) {
+				got = append(got, u.slots[id])
+			}
 			if len(got) != len(l) {
 				t.Fatalf("step %d: %s has parents %d, want %d", step, m, len(got), len(l))
 			}
@@ -229,6 +236,19 @@ func TestParentsFollowGroupChanges(t *testing.T) {
 				}
 			}
 		}
+		if len(u.edges) < prev {
+			compactions++
+		}
+		prev = len(u.edges)
+		if len(u.edges) > 2*(live+compactEdgesMin) {
+			t.Fatalf("step %d: %d edges stored for %d live ones", step, len(u.edges), live)
+		}
+		if used := len(u.slots) - len(u.free); used != len(u.groups) {
+			t.Fatalf("step %d: %d slots used for %d groups", step, used, len(u.groups))
+		}
+	}
+	if compactions == 0 {
+		t.Fatal("the edges were never compacted")
 	}
 }
 

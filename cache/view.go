@@ -33,6 +33,7 @@ type groupRec struct {
 	order     uint64
 	fold      string // upstream.Fold(Name)
 	effective bool
+	id        int32 // slot in upState.slots while stored
 }
 
 // upState is one upstream's records and indexes.
@@ -55,10 +56,17 @@ type upState struct {
 	// order first (the merged view keeps winners only: UsersByEmail).
 	emails nameIndex[*userRec]
 
-	// parents maps a member key (user or group) to the records of the
-	// groups that list it directly: the reverse membership edges, held as
-	// records so that a lookup of a user's groups costs one map lookup.
-	parents map[string][]*groupRec
+	// The reverse membership edges: parents maps a member key (user or
+	// group) to the groups that list it directly, as a run of group slots
+	// in edges, so that a lookup of a user's groups costs one map lookup
+	// and the half million edges of a large directory are one block the
+	// collector does not scan (a list of records per member was an object
+	// and a pointer per edge).
+	parents map[string]edgeRun
+	edges   []int32
+	live    int         // elements of edges that hold an edge
+	slots   []*groupRec // by id
+	free    []int32     // unused slots
 
 	// graph changes whenever the nesting graph may have (a group stored or
 	// removed, or a user whose key is also a group's): Store.Cycles
@@ -81,7 +89,7 @@ func newUpState(name string, idx int) *upState {
 		groupNames: newNameIndex(func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e }),
 		userExt:    map[string]string{}, groupExt: map[string]string{},
 		emails:  newEmailIndex(),
-		parents: map[string][]*groupRec{},
+		parents: map[string]edgeRun{},
 	}
 }
 
@@ -216,9 +224,17 @@ func (u *upState) putGroup(r *groupRec) *groupRec {
 	if r.ExternalID != "" {
 		u.groupExt[r.ExternalID] = r.Key
 	}
-	for _, m := range r.Members {
-		u.parents[m] = append(u.parents[m], r)
+	if n := len(u.free); n > 0 {
+		r.id, u.free = u.free[n-1], u.free[:n-1]
+		u.slots[r.id] = r
+	} else {
+		r.id = int32(len(u.slots))
+		u.slots = append(u.slots, r)
 	}
+	for _, m := range r.Members {
+		u.addParent(m, r.id)
+	}
+	u.compactEdges()
 	return old
 }
 
@@ -234,14 +250,79 @@ func (u *upState) delGroup(key string) *groupRec {
 		delete(u.groupExt, old.ExternalID)
 	}
 	for _, m := range old.Members {
-		l := removePtr(u.parents[m], old)
-		if len(l) == 0 {
-			delete(u.parents, m)
-		} else {
-			u.parents[m] = l
-		}
+		u.removeParent(m, old.id)
 	}
+	u.slots[old.id] = nil
+	u.free = append(u.free, old.id)
+	u.compactEdges()
 	return old
+}
+
+// edgeRun is where a member's parents are in upState.edges: n group slots
+// from off, room for cap.
+type edgeRun struct{ off, n, cap uint32 }
+
+// parentIDs returns the slots of the groups that list key directly, in
+// the order they were stored; valid until the next change.
+func (u *upState) parentIDs(key string) []int32 {
+	r := u.parents[key]
+	return u.edges[r.off : r.off+r.n]
+}
+
+func (u *upState) addParent(key string, id int32) {
+	r := u.parents[key]
+	if r.n == r.cap {
+		// Move the run to the end with twice the room; the old place is
+		// waste until compactEdges.
+		c := max(2, 2*r.cap)
+		off := len(u.edges)
+		u.edges = append(u.edges, u.edges[r.off:r.off+r.n]...)
+		u.edges = append(u.edges, make([]int32, c-r.n)...)
+		r.off, r.cap = uint32(off), c
+	}
+	u.edges[r.off+r.n] = id
+	r.n++
+	u.live++
+	u.parents[key] = r
+}
+
+func (u *upState) removeParent(key string, id int32) {
+	r, ok := u.parents[key]
+	if !ok {
+		return
+	}
+	l := u.edges[r.off : r.off+r.n]
+	i := slices.Index(l, id)
+	if i < 0 {
+		return
+	}
+	copy(l[i:], l[i+1:])
+	r.n--
+	u.live--
+	if r.n == 0 {
+		delete(u.parents, key)
+		return
+	}
+	u.parents[key] = r
+}
+
+// compactEdgesMin is the waste (elements of edges that hold no edge:
+// places runs moved from, room left in runs) below which edges is never
+// rewritten.
+const compactEdgesMin = 4096
+
+// compactEdges rewrites edges without waste once more than half of it is.
+func (u *upState) compactEdges() {
+	if waste := len(u.edges) - u.live; waste < compactEdgesMin || waste < u.live {
+		return
+	}
+	edges := make([]int32, 0, u.live)
+	for k, r := range u.parents {
+		off := len(edges)
+		edges = append(edges, u.edges[r.off:r.off+r.n]...)
+		u.parents[k] = edgeRun{off: uint32(off), n: r.n, cap: r.n}
+	}
+	u.edges = edges
 }
 
 func removePtr[T comparable](l []T, r T) []T {
@@ -430,10 +511,10 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 		if r == nil {
 			continue
 		}
-		parents := up.parents[r.Key]
-		out.list = slices.Grow(out.list, len(parents))
-		for _, g := range parents {
-			if g.effective {
+		ids := up.parentIDs(r.Key)
+		out.list = slices.Grow(out.list, len(ids))
+		for _, id := range ids {
+			if g := up.slots[id]; g.effective {
 				out.add(g.fold)
 			}
 		}
@@ -451,7 +532,8 @@ func (v *view) parentGroups(name string, out *nameSet) {
 		if r == nil {
 			continue
 		}
-		for _, g := range up.parents[r.Key] {
+		for _, id := range up.parentIDs(r.Key) {
+			g := up.slots[id]
 			if g.effective && g.fold != name {
 				out.add(g.fold)
 			}
@@ -495,7 +577,8 @@ func (v *view) ownAncestors(name string) *nameSet {
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		for _, g := range up.parents[k] {
+		for _, id := range up.parentIDs(k) {
+			g := up.slots[id]
 			if !g.effective || seen[g.Key] {
 				continue
 			}
@@ -586,7 +669,8 @@ func (v *view) cycles() [][]string {
 	loops := map[string]bool{}
 	for _, up := range v.ups {
 		for _, g := range up.groups {
-			for _, p := range up.parents[g.Key] {
+			for _, id := range up.parentIDs(g.Key) {
+				p := up.slots[id]
 				if !p.effective {
 					continue
 				}
