@@ -138,21 +138,21 @@ func (s *Store) ApplySync(ctx context.Context, up string, res *upstream.SyncResu
 	}
 	cs := s.diff(st, users, res.Groups, res.Full)
 	for _, k := range res.DeletedUsers {
-		if st.users[k] != nil && !slices.Contains(cs.delUsers, k) {
+		if st.users.get(k) != nil && !slices.Contains(cs.delUsers, k) {
 			cs.delUsers = append(cs.delUsers, k)
 		}
 	}
 	for _, k := range res.DeletedGroups {
-		if st.groups[k] != nil && !slices.Contains(cs.delGroups, k) {
+		if st.groups.get(k) != nil && !slices.Contains(cs.delGroups, k) {
 			cs.delGroups = append(cs.delGroups, k)
 		}
 	}
 	if !opts.AllowDeletes && opts.MaxDeletePercent < 100 {
 		ud := len(cs.delUsers) - cs.renamedUsers
 		gd := len(cs.delGroups) - cs.renamedGroups
-		if exceeds(ud, len(st.users), opts.MaxDeletePercent) || exceeds(gd, len(st.groups), opts.MaxDeletePercent) {
-			return ApplyResult{}, &GuardError{Upstream: up, UsersDeleted: ud, UsersTotal: len(st.users),
-				GroupsDeleted: gd, GroupsTotal: len(st.groups), MaxPercent: opts.MaxDeletePercent}
+		if exceeds(ud, st.users.len(), opts.MaxDeletePercent) || exceeds(gd, st.groups.len(), opts.MaxDeletePercent) {
+			return ApplyResult{}, &GuardError{Upstream: up, UsersDeleted: ud, UsersTotal: st.users.len(),
+				GroupsDeleted: gd, GroupsTotal: st.groups.len(), MaxPercent: opts.MaxDeletePercent}
 		}
 	}
 	cs.cursor, cs.setCursor = res.Cursor, true
@@ -211,12 +211,12 @@ func (s *Store) Apply(ctx context.Context, up string, ch Changes) (ApplyResult, 
 		return ApplyResult{}, fmt.Errorf("apply to %s: %w", up, ErrInvalidRecords)
 	}
 	for _, k := range ch.DeleteUsers {
-		if st.users[k] != nil && !slices.Contains(cs.delUsers, k) {
+		if st.users.get(k) != nil && !slices.Contains(cs.delUsers, k) {
 			cs.delUsers = append(cs.delUsers, k)
 		}
 	}
 	for _, k := range ch.DeleteGroups {
-		if st.groups[k] != nil && !slices.Contains(cs.delGroups, k) {
+		if st.groups.get(k) != nil && !slices.Contains(cs.delGroups, k) {
 			cs.delGroups = append(cs.delGroups, k)
 		}
 	}
@@ -244,7 +244,7 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 			continue
 		}
 		seenU[u.Key] = struct{}{}
-		old := st.users[u.Key]
+		old := st.users.get(u.Key)
 		if old != nil && sameUser(&old.User, &u) {
 			continue
 		}
@@ -253,10 +253,11 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 		switch {
 		case old != nil:
 			r.order = old.order
-		case u.ExternalID != "" && st.userExt[u.ExternalID] != "":
+		case u.ExternalID != "" && st.userByExt(u.ExternalID) != nil:
 			// Renamed upstream (a DN changed): same entity, new key.
-			k := st.userExt[u.ExternalID]
-			r.order = st.users[k].order
+			o := st.userByExt(u.ExternalID)
+			k := o.Key
+			r.order = o.order
 			cs.delUsers = append(cs.delUsers, k)
 			cs.renamedUsers++
 			seenU[k] = struct{}{}
@@ -280,7 +281,7 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 		}
 		seenG[g.Key] = struct{}{}
 		g.Members = normMembers(g.Members)
-		old := st.groups[g.Key]
+		old := st.groups.get(g.Key)
 		if old != nil && sameGroup(&old.Group, &g) {
 			continue
 		}
@@ -289,9 +290,10 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 		switch {
 		case old != nil:
 			r.order = old.order
-		case g.ExternalID != "" && st.groupExt[g.ExternalID] != "":
-			k := st.groupExt[g.ExternalID]
-			r.order = st.groups[k].order
+		case g.ExternalID != "" && st.groupByExt(g.ExternalID) != nil:
+			o := st.groupByExt(g.ExternalID)
+			k := o.Key
+			r.order = o.order
 			cs.delGroups = append(cs.delGroups, k)
 			cs.renamedGroups++
 			seenG[k] = struct{}{}
@@ -303,12 +305,12 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 		cs.groups = append(cs.groups, r)
 	}
 	if full {
-		for k := range st.users {
+		for k := range st.users.all() {
 			if _, ok := seenU[k]; !ok {
 				cs.delUsers = append(cs.delUsers, k)
 			}
 		}
-		for k := range st.groups {
+		for k := range st.groups.all() {
 			if _, ok := seenG[k]; !ok {
 				cs.delGroups = append(cs.delGroups, k)
 			}
@@ -360,7 +362,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet, forceBig 
 	}
 	recordChanges := cs.recordChanges()
 	if recordChanges == 0 && len(cs.aux) == 0 && metaEqual(meta, st.meta) {
-		res.Users, res.Groups = len(st.users), len(st.groups)
+		res.Users, res.Groups = st.users.len(), st.groups.len()
 		return res, nil
 	}
 	big := forceBig || recordChanges > s.opts.BigApply
@@ -480,7 +482,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet, forceBig 
 	st.meta = meta
 	s.journal = jm
 	s.version.Add(1)
-	res.Users, res.Groups = len(st.users), len(st.groups)
+	res.Users, res.Groups = st.users.len(), st.groups.len()
 	s.mu.Unlock()
 
 	if tr == nil && recordChanges > 0 {
@@ -523,7 +525,7 @@ func (s *Store) writeGeneration(ctx context.Context, st *upState, cs *changeSet,
 		}
 	}
 	n := 0
-	for k, u := range st.users {
+	for k, u := range st.users.all() {
 		if _, skip := delU[k]; skip {
 			continue
 		}
@@ -553,7 +555,7 @@ func (s *Store) writeGeneration(ctx context.Context, st *upState, cs *changeSet,
 			return err
 		}
 	}
-	for k, g := range st.groups {
+	for k, g := range st.groups.all() {
 		if _, skip := delG[k]; skip {
 			continue
 		}

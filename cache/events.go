@@ -69,12 +69,12 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 	for _, u := range cs.users {
 		newUsers[u.Key] = u
 		addUser(upstream.Fold(u.Username))
-		if o := st.users[u.Key]; o != nil {
+		if o := st.users.get(u.Key); o != nil {
 			addUser(upstream.Fold(o.Username))
 		}
 	}
 	for _, k := range cs.delUsers {
-		if o := st.users[k]; o != nil {
+		if o := st.users.get(k); o != nil {
 			addUser(upstream.Fold(o.Username))
 		}
 	}
@@ -83,13 +83,13 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 		newGroups[g.Key] = g
 	}
 	resolve := func(key string) {
-		if u := st.users[key]; u != nil {
+		if u := st.users.get(key); u != nil {
 			addUser(upstream.Fold(u.Username))
 		}
 		if u := newUsers[key]; u != nil {
 			addUser(upstream.Fold(u.Username))
 		}
-		if g := st.groups[key]; g != nil {
+		if g := st.groups.get(key); g != nil {
 			addGroup(upstream.Fold(g.Name))
 		}
 		if g := newGroups[key]; g != nil {
@@ -108,18 +108,18 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 				resolve(m)
 			}
 			for _, id := range st.parentIDs(r.Key) {
-				resolve(st.slots[id].Key)
+				resolve(st.groups.slots[id].Key)
 			}
 		}
 	}
 	for _, g := range cs.groups {
 		touchGroup(g)
-		if o := st.groups[g.Key]; o != nil {
+		if o := st.groups.get(g.Key); o != nil {
 			touchGroup(o)
 		}
 	}
 	for _, k := range cs.delGroups {
-		if o := st.groups[k]; o != nil {
+		if o := st.groups.get(k); o != nil {
 			touchGroup(o)
 		}
 	}

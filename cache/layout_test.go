@@ -54,9 +54,21 @@ func TestPackGroupKeepsMembers(t *testing.T) {
 	}
 }
 
+// table returns a slot table and a function that stores a record in it.
+func table() (*slotTable[*userRec], func(key string, order uint64, name, email string) *userRec) {
+	tab := newSlotTable[*userRec]()
+	return &tab, func(key string, order uint64, name, email string) *userRec {
+		r := &userRec{User: upstream.User{Key: key, Username: name, Email: email}, order: order, fold: name}
+		tab.put(r)
+		return r
+	}
+}
+
 func TestEmailIndex(t *testing.T) {
-	x := newEmailIndex()
-	alice, anna, ann := &userRec{order: 1}, &userRec{order: 9}, &userRec{order: 4}
+	tab, rec := table()
+	x := newEmailIndex(tab)
+	alice, anna, ann := rec("k1", 1, "alice", "A@x"), rec("k2", 9, "anna", "a@x"), rec("k3", 4, "ann", "a@X")
+	other := rec("k4", 2, "other", "b@x")
 	var buf [1]*userRec
 	check := func(step string, want ...*userRec) {
 		t.Helper()
@@ -76,24 +88,25 @@ func TestEmailIndex(t *testing.T) {
 		t.Fatalf("three records: more %v", x.more)
 	}
 	x.remove("a@x", anna)
-	x.remove("a@x", &userRec{order: 2})
+	x.remove("a@x", other)
 	check("after removal", alice, ann)
 	x.remove("a@x", alice)
 	check("back to one", ann)
-	if len(x.more) != 0 || x.one["a@x"] != ann {
-		t.Fatalf("back to one: one %v, more %v", x.one, x.more)
+	if len(x.more) != 0 || x.first("a@x") != ann {
+		t.Fatalf("back to one: first %v, more %v", x.first("a@x"), x.more)
 	}
-	x.remove("a@x", &userRec{})
+	x.remove("a@x", other)
 	x.remove("a@x", ann)
 	check("empty")
-	if len(x.one) != 0 {
-		t.Fatalf("empty: one %v", x.one)
+	if len(x.one.h) != 0 {
+		t.Fatalf("empty: one %v", x.one.h)
 	}
 }
 
 func TestNameIndex(t *testing.T) {
-	x := newNameIndex(func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
-	a, b, c := &userRec{order: 5}, &userRec{order: 2}, &userRec{order: 9}
+	tab, rec := table()
+	x := newNameIndex(tab, func(r *userRec) string { return r.fold }, func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
+	a, b, c := rec("ka", 5, "n", ""), rec("kb", 2, "n", ""), rec("kc", 9, "n", "")
 	check := func(step string, want ...*userRec) {
 		t.Helper()
 		var buf [1]*userRec
@@ -129,6 +142,69 @@ func TestNameIndex(t *testing.T) {
 	check("absent removed", c)
 	x.remove("n", c)
 	check("empty")
+}
+
+// weakHash makes hashKey collide often for the rest of the test.
+func weakHash(t *testing.T) {
+	old := hashKey
+	hashKey = func(k string) uint64 { return uint64(len(k) % 3) }
+	t.Cleanup(func() { hashKey = old })
+}
+
+// A slot table finds what a map would, through slot reuse and keys whose
+// hashes collide.
+func TestSlotTableMatchesAMap(t *testing.T) {
+	for _, weak := range []bool{false, true} {
+		if weak {
+			weakHash(t)
+		}
+		rng := rand.New(rand.NewPCG(7, 8))
+		tab, _ := table()
+		want := map[string]*userRec{}
+		for step := range 5000 {
+			k := fmt.Sprintf("k%d", rng.IntN(300))
+			switch r := tab.get(k); {
+			case r != want[k]:
+				t.Fatalf("weak %v, step %d: get(%s) = %v, want %v", weak, step, k, r, want[k])
+			case r != nil && rng.IntN(2) == 0:
+				tab.del(r)
+				delete(want, k)
+			case r == nil:
+				r = &userRec{User: upstream.User{Key: k}}
+				tab.put(r)
+				want[k] = r
+			}
+			if tab.len() != len(want) {
+				t.Fatalf("weak %v, step %d: %d records, want %d", weak, step, tab.len(), len(want))
+			}
+		}
+		n := 0
+		for k, r := range tab.all() {
+			if want[k] != r {
+				t.Fatalf("weak %v: all() yields %s → %v, want %v", weak, k, r, want[k])
+			}
+			n++
+		}
+		if n != len(want) {
+			t.Fatalf("weak %v: all() yields %d records, want %d", weak, n, len(want))
+		}
+		if weak && len(tab.byKey.more) == 0 {
+			t.Fatal("the weak hash made no collision")
+		}
+	}
+}
+
+// The store behaves the same when every index key collides with others.
+func TestStoreWithCollidingHashes(t *testing.T) {
+	weakHash(t)
+	t.Run("nested reads", TestFullSyncAndNestedReads)
+	t.Run("collisions", TestCollisionsInsideOneUpstream)
+	t.Run("merged view", TestMergedViewOrderAndAggregation)
+	t.Run("renames", TestIncrementalAndRenameByExternalID)
+	t.Run("emails", TestUsersByEmailServesWinnersOnly)
+	t.Run("link by email", TestLinkByEmail)
+	t.Run("parents", TestParentsFollowGroupChanges)
+	t.Run("cycles", TestCyclesFromReverseEdgesMatchMemberWalk)
 }
 
 // cycles finds the child groups from the reverse edges; on random graphs
@@ -179,7 +255,7 @@ func TestCyclesFromReverseEdgesMatchMemberWalk(t *testing.T) {
 					continue
 				}
 				for _, mk := range r.Members {
-					if g := up.groups[mk]; g != nil && g.fold == n {
+					if g := up.groups.get(mk); g != nil && g.fold == n {
 						return true
 					}
 				}
@@ -213,7 +289,7 @@ func TestParentsFollowGroupChanges(t *testing.T) {
 		}
 		want := map[string][]*groupRec{}
 		live := 0
-		for _, g := range u.groups {
+		for _, g := range u.groups.all() {
 			for _, m := range g.Members {
 				want[m] = append(want[m], g)
 				live++
@@ -225,7 +301,7 @@ func TestParentsFollowGroupChanges(t *testing.T) {
 		for m, l := range want {
 			var got []*groupRec
 			for _, id := range u.parentIDs(m) {
-				got = append(got, u.slots[id])
+				got = append(got, u.groups.slots[id])
 			}
 			if len(got) != len(l) {
 				t.Fatalf("step %d: %s has parents %d, want %d", step, m, len(got), len(l))
@@ -243,8 +319,10 @@ func TestParentsFollowGroupChanges(t *testing.T) {
 		if len(u.edges) > 2*(live+compactEdgesMin) {
 			t.Fatalf("step %d: %d edges stored for %d live ones", step, len(u.edges), live)
 		}
-		if used := len(u.slots) - len(u.free); used != len(u.groups) {
-			t.Fatalf("step %d: %d slots used for %d groups", step, used, len(u.groups))
+		for k, g := range u.groups.all() {
+			if u.groups.get(k) != g || u.groups.slots[g.id] != g {
+				t.Fatalf("step %d: group %s not found in its slot", step, k)
+			}
 		}
 	}
 	if compactions == 0 {

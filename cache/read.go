@@ -375,8 +375,8 @@ func (s *Store) UpstreamUsers(up string) []*upstream.User {
 	if st == nil {
 		return nil
 	}
-	out := make([]*upstream.User, 0, len(st.users))
-	for _, r := range st.users {
+	out := make([]*upstream.User, 0, st.users.len())
+	for _, r := range st.users.all() {
 		out = append(out, &r.User)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -394,8 +394,8 @@ func (s *Store) UpstreamGroups(up string) []*upstream.Group {
 	if st == nil {
 		return nil
 	}
-	out := make([]*upstream.Group, 0, len(st.groups))
-	for _, r := range st.groups {
+	out := make([]*upstream.Group, 0, st.groups.len())
+	for _, r := range st.groups.all() {
 		out = append(out, &r.Group)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -452,8 +452,8 @@ func (s *Store) UpstreamCounts(up string) (users, groups, memberships int) {
 	if st == nil {
 		return 0, 0, 0
 	}
-	for _, g := range st.groups {
+	for _, g := range st.groups.all() {
 		memberships += len(g.Members)
 	}
-	return len(st.users), len(st.groups), memberships
+	return st.users.len(), st.groups.len(), memberships
 }

@@ -151,10 +151,8 @@ func (s *Store) UpstreamUserByExternalID(up, id string) (*upstream.User, bool) {
 	if st == nil || id == "" {
 		return nil, false
 	}
-	if k, ok := st.userExt[id]; ok {
-		if r := st.users[k]; r != nil {
-			return &r.User, true
-		}
+	if r := st.userByExt(id); r != nil {
+		return &r.User, true
 	}
 	return nil, false
 }

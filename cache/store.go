@@ -373,9 +373,9 @@ func (s *Store) loadUpstream(st *upState) error {
 // name: with 500,000 memberships that halves the memory they take.
 func internMembers(st *upState, g *upstream.Group, pending map[string]string) {
 	for i, m := range g.Members {
-		if u := st.users[m]; u != nil {
+		if u := st.users.get(m); u != nil {
 			g.Members[i] = u.Key
-		} else if o := st.groups[m]; o != nil {
+		} else if o := st.groups.get(m); o != nil {
 			g.Members[i] = o.Key
 		} else if k, ok := pending[m]; ok {
 			g.Members[i] = k

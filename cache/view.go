@@ -26,6 +26,7 @@ type userRec struct {
 	order     uint64
 	fold      string // upstream.Fold(Username)
 	effective bool   // first of its name in its upstream (see upState)
+	id        int32  // slot in upState.users while stored
 }
 
 type groupRec struct {
@@ -33,7 +34,7 @@ type groupRec struct {
 	order     uint64
 	fold      string // upstream.Fold(Name)
 	effective bool
-	id        int32 // slot in upState.slots while stored
+	id        int32 // slot in upState.groups while stored
 }
 
 // upState is one upstream's records and indexes.
@@ -41,16 +42,16 @@ type upState struct {
 	name string
 	idx  int
 
-	users  map[string]*userRec  // key → record
-	groups map[string]*groupRec // key → record
+	users  slotTable[*userRec] // by key
+	groups slotTable[*groupRec]
 
 	// Records by folded name, lowest order first; the first is the
 	// effective record, the others are collisions.
 	userNames  nameIndex[*userRec]
 	groupNames nameIndex[*groupRec]
 
-	userExt  map[string]string // external ID → key
-	groupExt map[string]string
+	userExt  hashIndex // external ID → slot in users
+	groupExt hashIndex
 
 	// emails holds every user record by folded e-mail address, lowest
 	// order first (the merged view keeps winners only: UsersByEmail).
@@ -64,9 +65,7 @@ type upState struct {
 	// and a pointer per edge).
 	parents map[string]edgeRun
 	edges   []int32
-	live    int         // elements of edges that hold an edge
-	slots   []*groupRec // by id
-	free    []int32     // unused slots
+	live    int // elements of edges that hold an edge
 
 	// graph changes whenever the nesting graph may have (a group stored or
 	// removed, or a user whose key is also a group's): Store.Cycles
@@ -82,15 +81,36 @@ var graphSeq atomic.Uint64
 func (u *upState) graphChanged() { u.graph = graphSeq.Add(1) }
 
 func newUpState(name string, idx int) *upState {
-	return &upState{
+	u := &upState{
 		name: name, idx: idx,
-		users: map[string]*userRec{}, groups: map[string]*groupRec{},
-		userNames:  newNameIndex(func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e }),
-		groupNames: newNameIndex(func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e }),
-		userExt:    map[string]string{}, groupExt: map[string]string{},
-		emails:  newEmailIndex(),
+		users: newSlotTable[*userRec](), groups: newSlotTable[*groupRec](),
+		userExt: newHashIndex(), groupExt: newHashIndex(),
 		parents: map[string]edgeRun{},
 	}
+	u.userNames = newNameIndex(&u.users, func(r *userRec) string { return r.fold },
+		func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
+	u.groupNames = newNameIndex(&u.groups, func(r *groupRec) string { return r.fold },
+		func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e })
+	u.emails = newEmailIndex(&u.users)
+	return u
+}
+
+func (u *upState) userExtKey(id int32) string  { return u.users.slots[id].ExternalID }
+func (u *upState) groupExtKey(id int32) string { return u.groups.slots[id].ExternalID }
+
+// userByExt returns the user record with an external ID, or nil.
+func (u *upState) userByExt(ext string) *userRec {
+	if id, ok := u.userExt.get(ext, u.userExtKey); ok {
+		return u.users.slots[id]
+	}
+	return nil
+}
+
+func (u *upState) groupByExt(ext string) *groupRec {
+	if id, ok := u.groupExt.get(ext, u.groupExtKey); ok {
+		return u.groups.slots[id]
+	}
+	return nil
 }
 
 // userByName returns the effective record for a folded username.
@@ -98,50 +118,62 @@ func (u *upState) userByName(folded string) *userRec { return u.userNames.first(
 
 func (u *upState) groupByName(folded string) *groupRec { return u.groupNames.first(folded) }
 
-// nameIndex holds records by folded name, lowest order first, and flags
-// the first of each name as the effective one. Nearly every name has one
-// record: those are a plain map entry, and only names with collisions get
-// a list (one list per user would be 100,000 more objects on the heap).
-// The view's e-mail index is one too (newEmailIndex).
-type nameIndex[R comparable] struct {
-	one   map[string]R   // the first record of every name
+// nameIndex holds the records of a slot table by name (a folded username,
+// group name or e-mail address), lowest order first, and flags the first
+// of each name as the effective one. Nearly every name has one record:
+// those are a hash index entry, and only names with collisions get a list
+// (one list per user would be 100,000 more objects on the heap).
+type nameIndex[R slotted] struct {
+	one   hashIndex      // the first record of every name
 	more  map[string][]R // every record of a name that has more than one
+	tab   *slotTable[R]
+	name  func(R) string
 	order func(R) uint64
 	mark  func(r R, effective bool)
 }
 
-func newNameIndex[R comparable](order func(R) uint64, mark func(R, bool)) nameIndex[R] {
-	return nameIndex[R]{one: map[string]R{}, more: map[string][]R{}, order: order, mark: mark}
+func newNameIndex[R slotted](tab *slotTable[R], name func(R) string, order func(R) uint64, mark func(R, bool)) nameIndex[R] {
+	return nameIndex[R]{one: newHashIndex(), more: map[string][]R{}, tab: tab, name: name, order: order, mark: mark}
 }
 
 // newEmailIndex maps a folded e-mail address to the records that have it,
 // lowest order first (almost every address has one).
-func newEmailIndex() nameIndex[*userRec] {
-	return newNameIndex(func(r *userRec) uint64 { return r.order }, func(*userRec, bool) {})
+func newEmailIndex(tab *slotTable[*userRec]) nameIndex[*userRec] {
+	return newNameIndex(tab, func(r *userRec) string { return upstream.Fold(r.Email) },
+		func(r *userRec) uint64 { return r.order }, func(*userRec, bool) {})
 }
 
-func (x *nameIndex[R]) first(name string) R { return x.one[name] }
+func (x *nameIndex[R]) nameOf(id int32) string { return x.name(x.tab.slots[id]) }
+
+func (x *nameIndex[R]) first(name string) R {
+	if id, ok := x.one.get(name, x.nameOf); ok {
+		return x.tab.slots[id]
+	}
+	var zero R
+	return zero
+}
 
 // list returns the records of name; buf holds a single one.
 func (x *nameIndex[R]) list(name string, buf *[1]R) []R {
 	if l, ok := x.more[name]; ok {
 		return l
 	}
-	if r, ok := x.one[name]; ok {
-		buf[0] = r
+	if id, ok := x.one.get(name, x.nameOf); ok {
+		buf[0] = x.tab.slots[id]
 		return buf[:]
 	}
 	return nil
 }
 
+// add indexes r, which must be in the table, under name.
 func (x *nameIndex[R]) add(name string, r R) {
 	var l []R
 	if m, ok := x.more[name]; ok {
 		l = m
-	} else if o, ok := x.one[name]; ok {
-		l = []R{o}
+	} else if id, ok := x.one.get(name, x.nameOf); ok {
+		l = []R{x.tab.slots[id]}
 	} else {
-		x.one[name] = r
+		x.one.put(name, *r.slotp(), x.nameOf)
 		x.mark(r, true)
 		return
 	}
@@ -151,13 +183,12 @@ func (x *nameIndex[R]) add(name string, r R) {
 	x.set(name, l)
 }
 
+// remove drops r, which must still be in the table, from name.
 func (x *nameIndex[R]) remove(name string, r R) {
 	x.mark(r, false)
 	l, ok := x.more[name]
 	if !ok {
-		if o, ok := x.one[name]; ok && o == r {
-			delete(x.one, name)
-		}
+		x.one.del(name, *r.slotp(), x.nameOf)
 		return
 	}
 	l = removePtr(l, r)
@@ -171,7 +202,7 @@ func (x *nameIndex[R]) remove(name string, r R) {
 
 // set makes l[0] the effective record of name.
 func (x *nameIndex[R]) set(name string, l []R) {
-	x.one[name] = l[0]
+	x.one.put(name, *l[0].slotp(), x.nameOf)
 	for i, r := range l {
 		x.mark(r, i == 0)
 	}
@@ -181,14 +212,14 @@ func (x *nameIndex[R]) set(name string, l []R) {
 // replaced record.
 func (u *upState) putUser(r *userRec) *userRec {
 	old := u.delUser(r.Key)
-	u.users[r.Key] = r
-	if u.groups[r.Key] != nil {
+	u.users.put(r)
+	if u.groups.get(r.Key) != nil {
 		u.graphChanged()
 	}
 	r.fold = upstream.Fold(r.Username)
 	u.userNames.add(r.fold, r)
 	if r.ExternalID != "" {
-		u.userExt[r.ExternalID] = r.Key
+		u.userExt.put(r.ExternalID, r.id, u.userExtKey)
 	}
 	if r.Email != "" {
 		u.emails.add(upstream.Fold(r.Email), r)
@@ -196,40 +227,35 @@ func (u *upState) putUser(r *userRec) *userRec {
 	return old
 }
 
+// delUser removes the record with key and returns it. The indexes let go
+// of it before its slot does: they check keys against the slot.
 func (u *upState) delUser(key string) *userRec {
-	old := u.users[key]
+	old := u.users.get(key)
 	if old == nil {
 		return nil
 	}
-	delete(u.users, key)
-	if u.groups[key] != nil {
+	if u.groups.get(key) != nil {
 		u.graphChanged()
 	}
 	u.userNames.remove(old.fold, old)
-	if old.ExternalID != "" && u.userExt[old.ExternalID] == key {
-		delete(u.userExt, old.ExternalID)
+	if old.ExternalID != "" {
+		u.userExt.del(old.ExternalID, old.id, u.userExtKey)
 	}
 	if old.Email != "" {
 		u.emails.remove(upstream.Fold(old.Email), old)
 	}
+	u.users.del(old)
 	return old
 }
 
 func (u *upState) putGroup(r *groupRec) *groupRec {
 	old := u.delGroup(r.Key)
-	u.groups[r.Key] = r
+	u.groups.put(r)
 	u.graphChanged()
 	r.fold = upstream.Fold(r.Name)
 	u.groupNames.add(r.fold, r)
 	if r.ExternalID != "" {
-		u.groupExt[r.ExternalID] = r.Key
-	}
-	if n := len(u.free); n > 0 {
-		r.id, u.free = u.free[n-1], u.free[:n-1]
-		u.slots[r.id] = r
-	} else {
-		r.id = int32(len(u.slots))
-		u.slots = append(u.slots, r)
+		u.groupExt.put(r.ExternalID, r.id, u.groupExtKey)
 	}
 	for _, m := range r.Members {
 		u.addParent(m, r.id)
@@ -239,21 +265,19 @@ func (u *upState) putGroup(r *groupRec) *groupRec {
 }
 
 func (u *upState) delGroup(key string) *groupRec {
-	old := u.groups[key]
+	old := u.groups.get(key)
 	if old == nil {
 		return nil
 	}
-	delete(u.groups, key)
 	u.graphChanged()
 	u.groupNames.remove(old.fold, old)
-	if old.ExternalID != "" && u.groupExt[old.ExternalID] == key {
-		delete(u.groupExt, old.ExternalID)
+	if old.ExternalID != "" {
+		u.groupExt.del(old.ExternalID, old.id, u.groupExtKey)
 	}
 	for _, m := range old.Members {
 		u.removeParent(m, old.id)
 	}
-	u.slots[old.id] = nil
-	u.free = append(u.free, old.id)
+	u.groups.del(old)
 	u.compactEdges()
 	return old
 }
@@ -435,22 +459,28 @@ func (v *view) refreshName(list *[]string, name string, exists bool) {
 // names of every upstream, once each.
 func (v *view) sortNames() {
 	if v.sortedUsers == nil {
-		v.sortedUsers = unionNames(v.ups, func(up *upState) map[string]*userRec { return up.userNames.one })
+		v.sortedUsers = unionNames(v.ups, func(up *upState) *slotTable[*userRec] { return &up.users },
+			func(r *userRec) (string, bool) { return r.fold, r.effective })
 	}
 	if v.sortedGroups == nil {
-		v.sortedGroups = unionNames(v.ups, func(up *upState) map[string]*groupRec { return up.groupNames.one })
+		v.sortedGroups = unionNames(v.ups, func(up *upState) *slotTable[*groupRec] { return &up.groups },
+			func(r *groupRec) (string, bool) { return r.fold, r.effective })
 	}
 }
 
-func unionNames[R any](ups []*upState, names func(*upState) map[string]R) []string {
+// unionNames returns the sorted names of the effective records of every
+// upstream, once each.
+func unionNames[R slotted](ups []*upState, tab func(*upState) *slotTable[R], name func(R) (string, bool)) []string {
 	n := 0
 	for _, up := range ups {
-		n += len(names(up))
+		n += tab(up).len()
 	}
 	out := make([]string, 0, n)
 	for _, up := range ups {
-		for name := range names(up) {
-			out = append(out, name)
+		for _, r := range tab(up).all() {
+			if nm, ok := name(r); ok {
+				out = append(out, nm)
+			}
 		}
 	}
 	slices.Sort(out)
@@ -514,7 +544,7 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 		ids := up.parentIDs(r.Key)
 		out.list = slices.Grow(out.list, len(ids))
 		for _, id := range ids {
-			if g := up.slots[id]; g.effective {
+			if g := up.groups.slots[id]; g.effective {
 				out.add(g.fold)
 			}
 		}
@@ -533,7 +563,7 @@ func (v *view) parentGroups(name string, out *nameSet) {
 			continue
 		}
 		for _, id := range up.parentIDs(r.Key) {
-			g := up.slots[id]
+			g := up.groups.slots[id]
 			if g.effective && g.fold != name {
 				out.add(g.fold)
 			}
@@ -551,11 +581,11 @@ func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet
 			continue
 		}
 		for _, mk := range r.Members {
-			if u := up.users[mk]; u != nil {
+			if u := up.users.get(mk); u != nil {
 				if users != nil && u.effective && (aggregate || v.userWinsAt(u.fold, i)) {
 					users.add(u.fold)
 				}
-			} else if g := up.groups[mk]; g != nil && groups != nil && g.effective && g.fold != name {
+			} else if g := up.groups.get(mk); g != nil && groups != nil && g.effective && g.fold != name {
 				groups.add(g.fold)
 			}
 		}
@@ -578,7 +608,7 @@ func (v *view) ownAncestors(name string) *nameSet {
 		k := queue[0]
 		queue = queue[1:]
 		for _, id := range up.parentIDs(k) {
-			g := up.slots[id]
+			g := up.groups.slots[id]
 			if !g.effective || seen[g.Key] {
 				continue
 			}
@@ -606,11 +636,11 @@ func (v *view) ownNestedMembers(name string) *nameSet {
 			g := queue[0]
 			queue = queue[1:]
 			for _, mk := range g.Members {
-				if u := up.users[mk]; u != nil {
+				if u := up.users.get(mk); u != nil {
 					if u.effective && v.userWinsAt(u.fold, i) {
 						out.add(u.fold)
 					}
-				} else if c := up.groups[mk]; c != nil && c.effective && !seen[mk] {
+				} else if c := up.groups.get(mk); c != nil && c.effective && !seen[mk] {
 					seen[mk] = true
 					queue = append(queue, c)
 				}
@@ -668,9 +698,9 @@ func (v *view) cycles() [][]string {
 	kids := map[string]*nameSet{}
 	loops := map[string]bool{}
 	for _, up := range v.ups {
-		for _, g := range up.groups {
+		for _, g := range up.groups.all() {
 			for _, id := range up.parentIDs(g.Key) {
-				p := up.slots[id]
+				p := up.groups.slots[id]
 				if !p.effective {
 					continue
 				}
@@ -678,7 +708,7 @@ func (v *view) cycles() [][]string {
 					loops[p.fold] = true // a group listing itself (or a namesake)
 					continue
 				}
-				if !g.effective || up.users[g.Key] != nil {
+				if !g.effective || up.users.get(g.Key) != nil {
 					continue
 				}
 				ks := kids[p.fold]
