@@ -1,7 +1,6 @@
 package ldapfront
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/dirgate/dirgate/cache"
@@ -30,7 +29,7 @@ type served struct {
 	group cache.Group
 	fixed *Entry
 
-	memberOf []string // users: cached memberOf
+	memberOf groupDNs // users: cached memberOf
 
 	memo []memoValue // computed values by canonical name (few per entry)
 }
@@ -71,9 +70,8 @@ func (e *served) Values(attr string) []string {
 	switch e.kind {
 	case kindUser:
 		if attr == "memberof" {
-			return e.memberOf
-		}
-		if d := findDef(userAttrs, attr); d != nil {
+			v = e.memberOf.strings()
+		} else if d := findDef(userAttrs, attr); d != nil {
 			v = d.values(e.s.cfg.Tree, e.s.store, e.user)
 		}
 	case kindGroup:
@@ -157,7 +155,7 @@ func (e *served) MatchEqual(attr, value string) (filter.Result, bool) {
 			// The entry's memberOf DNs are cached per user (derived): a
 			// group DN is among them exactly when the user is a member.
 			grp, ok := st.Group(g)
-			in = ok && slices.Contains(e.memberOf, t.groupDN(st, grp.Rec.Name))
+			in = ok && e.memberOf.contains(t.groupDN(st, grp.Rec.Name))
 		} else {
 			in = containsFold(st.GroupParents(e.group.Rec.Name, t.TransitiveMemberOf), g)
 		}

@@ -1,6 +1,7 @@
 package ldapfront
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -21,20 +22,83 @@ type derivedCache struct {
 	warm func(*derivedGen)
 }
 
+// The collector visits every pointer the cache holds on every cycle, so a
+// user's memberOf is not kept as DN strings (a list per user, a pointer per
+// membership: half a million for 100,000 users) but as slots of the
+// generation's group DNs, in one block per shard that holds no pointers.
 type derivedGen struct {
 	version uint64
 	shards  [32]derivedShard
+
+	dnMu  sync.RWMutex
+	dnIDs map[string]int32 // group DN → slot in dns
+	dns   []string
 }
 
 type derivedShard struct {
-	mu sync.RWMutex
-	m  map[string]derived // by value: no object per user
+	mu  sync.RWMutex
+	m   map[string]derivedRef // by value: no object per user
+	ids []int32               // the memberOf slots of every user in m, appended
+}
+
+// derivedRef is what a shard keeps of a user: the DN, and where the
+// memberOf slots are in the shard's ids (never rewritten once appended).
+type derivedRef struct {
+	dn     string
+	off, n uint32
 }
 
 // derived is the cached part of one user's entry.
 type derived struct {
 	dn       string
-	memberOf []string
+	memberOf groupDNs
+}
+
+// groupDNs is a user's memberOf: slots of a generation's group DNs.
+type groupDNs struct {
+	g   *derivedGen
+	ids []int32
+}
+
+// strings returns the DNs, in a new slice.
+func (d groupDNs) strings() []string {
+	if len(d.ids) == 0 {
+		return nil
+	}
+	out := make([]string, len(d.ids))
+	d.g.dnMu.RLock()
+	for i, id := range d.ids {
+		out[i] = d.g.dns[id]
+	}
+	d.g.dnMu.RUnlock()
+	return out
+}
+
+// contains reports whether dn, as groupDN spells it, is among them.
+func (d groupDNs) contains(dn string) bool {
+	if len(d.ids) == 0 {
+		return false
+	}
+	d.g.dnMu.RLock()
+	id, ok := d.g.dnIDs[dn]
+	d.g.dnMu.RUnlock()
+	return ok && slices.Contains(d.ids, id)
+}
+
+// intern returns the slots of dns, appended to ids.
+func (g *derivedGen) intern(ids []int32, dns []string) []int32 {
+	g.dnMu.Lock()
+	defer g.dnMu.Unlock()
+	for _, dn := range dns {
+		id, ok := g.dnIDs[dn]
+		if !ok {
+			id = int32(len(g.dns))
+			g.dns = append(g.dns, dn)
+			g.dnIDs[dn] = id
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func newDerivedCache(max int) *derivedCache { return &derivedCache{max: max} }
@@ -44,9 +108,9 @@ func (c *derivedCache) gen(version uint64) *derivedGen {
 	if g != nil && g.version == version {
 		return g
 	}
-	ng := &derivedGen{version: version}
+	ng := &derivedGen{version: version, dnIDs: make(map[string]int32)}
 	for i := range ng.shards {
-		ng.shards[i].m = make(map[string]derived)
+		ng.shards[i].m = make(map[string]derivedRef)
 	}
 	if c.cur.CompareAndSwap(g, ng) {
 		if c.warm != nil {
@@ -91,22 +155,32 @@ func (s *Server) derivedIn(g *derivedGen, u cache.User, key string) derived {
 	c := s.derived
 	sh := &g.shards[shardOf(key)]
 	sh.mu.RLock()
-	d, ok := sh.m[key]
+	r, ok := sh.m[key]
+	var ids []int32
+	if ok {
+		ids = sh.ids[r.off : r.off+r.n : r.off+r.n]
+	}
 	sh.mu.RUnlock()
 	if ok {
-		return d
+		return derived{dn: r.dn, memberOf: groupDNs{g: g, ids: ids}}
 	}
 	t := s.cfg.Tree
-	d = derived{dn: t.UserDN(u.Rec.Username)}
+	dn := t.UserDN(u.Rec.Username)
+	var dns []string
 	for _, def := range userAttrs {
 		if def.lower == "memberof" {
-			d.memberOf = def.values(t, s.store, u)
+			dns = def.values(t, s.store, u)
 		}
 	}
 	sh.mu.Lock()
-	if len(sh.m) < c.max/len(g.shards) {
-		sh.m[key] = d
+	defer sh.mu.Unlock()
+	if len(sh.m) >= c.max/len(g.shards) {
+		// Full: computed, not kept.
+		return derived{dn: dn, memberOf: groupDNs{g: g, ids: g.intern(nil, dns)}}
 	}
-	sh.mu.Unlock()
-	return d
+	off := len(sh.ids)
+	sh.ids = g.intern(sh.ids, dns)
+	r = derivedRef{dn: dn, off: uint32(off), n: uint32(len(dns))}
+	sh.m[key] = r
+	return derived{dn: dn, memberOf: groupDNs{g: g, ids: sh.ids[off:len(sh.ids):len(sh.ids)]}}
 }
