@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,7 +161,12 @@ func BenchmarkRESTAuthentication(b *testing.B) {
 //   - net-http-floor (and -at-R/s): the same loads on nethttpfloor, a
 //     net/http server answering with a prepared body of the names'
 //     mean size: the latency net/http and the machine give any handler,
-//     measured in the same run.
+//     measured in the same run;
+//   - names-vs-floor: the closed-loop names load on dirgate and on the
+//     floor, back to back in alternating order, in DIRGATE_BENCH_REST_ROUNDS
+//     rounds (5) of DIRGATE_BENCH_REST_ROUND_DURATION (3 s): the medians
+//     of both p99s and of their ratio, since this machine's speed drifts
+//     from one window to the next by more than the difference measured.
 //
 // Reports req/s and p50/p99/mean latency, response size and CPU per
 // request (server and load generator).
@@ -173,11 +179,15 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 	ac := newRESTClient(e.base, 1)
 	auth := ac.auth
 	ac.close()
+	var namesPaths []string
 	for _, v := range []struct{ name, query string }{
 		{"names", "&max-results=-1"},
 		{"expand=group", "&max-results=-1&expand=group"},
 	} {
 		paths := ldapload.Table(nUsers, func(i int) string { return "/user/group/nested?username=" + uids[i] + v.query })
+		if v.name == "names" {
+			namesPaths = paths
+		}
 		b.Run(v.name, func(b *testing.B) {
 			c := newRESTClient(e.base, conc)
 			defer c.close()
@@ -236,6 +246,7 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 	if namesSize == 0 {
 		return // the names benchmark did not run
 	}
+	dgPID := servePID
 	floor := startFloor(b, namesSize, auth)
 	for _, rate := range append([]int{0}, restRates()...) {
 		name := "net-http-floor"
@@ -254,6 +265,52 @@ func BenchmarkRESTNestedGroups(b *testing.B) {
 			reportLoad(b, r)
 		})
 	}
+	b.Run("names-vs-floor", func(b *testing.B) {
+		floorPID := servePID
+		defer func() { servePID = floorPID }()
+		run := func(base string, pid int, paths []string) loadResult {
+			servePID = pid
+			d := restRoundDuration()
+			r, err := runEpoll(base, auth, conc, paths, d/5, d, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.errs > 0 || r.ok == 0 {
+				b.Fatalf("%d requests failed (first: %v), %d answered", r.errs, r.firstErr, r.ok)
+			}
+			return r
+		}
+		var dP99, fP99, ratio, dRate, fRate []float64
+		for i := 0; i < b.N; i++ {
+			for round := range envInt("DIRGATE_BENCH_REST_ROUNDS", 5) {
+				var dr, fr loadResult
+				if round%2 == 0 {
+					dr, fr = run(e.base, dgPID, namesPaths), run(floor, floorPID, []string{"/user/group/nested?username=u"})
+				} else {
+					fr, dr = run(floor, floorPID, []string{"/user/group/nested?username=u"}), run(e.base, dgPID, namesPaths)
+				}
+				d, f := ms(dr.hist.Quantile(0.99)), ms(fr.hist.Quantile(0.99))
+				fmt.Fprintf(os.Stderr, "bench: REST nested names round %d: dirgate p99 %.2f ms at %.0f req/s, floor p99 %.2f ms at %.0f req/s\n",
+					round+1, d, dr.rps(), f, fr.rps())
+				dP99, fP99, ratio = append(dP99, d), append(fP99, f), append(ratio, d/f)
+				dRate, fRate = append(dRate, dr.rps()), append(fRate, fr.rps())
+			}
+		}
+		b.ReportMetric(float64(len(dP99)), "rounds")
+		b.ReportMetric(median(dP99), "p99-ms")
+		b.ReportMetric(slices.Max(dP99), "p99-ms-max")
+		b.ReportMetric(slices.Min(dP99), "p99-ms-min")
+		b.ReportMetric(median(fP99), "floor-p99-ms")
+		b.ReportMetric(median(ratio), "p99-ratio")
+		b.ReportMetric(median(dRate), "req/s")
+		b.ReportMetric(median(fRate), "floor-req/s")
+	})
+}
+
+// restRoundDuration is the window of each round of names-vs-floor
+// (DIRGATE_BENCH_REST_ROUND_DURATION, 3 s; a fifth of it more to warm up).
+func restRoundDuration() time.Duration {
+	return envDuration("DIRGATE_BENCH_REST_ROUND_DURATION", min(3*time.Second, restDuration()))
 }
 
 // restRates are the offered rates (requests/s) of the open-loop runs of
