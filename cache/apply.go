@@ -175,7 +175,7 @@ func (s *Store) linkByEmail(st *upState, users []upstream.User) []upstream.User 
 		var target *userRec
 		n := 0
 		s.v.emailWinners(upstream.Fold(u.Email), st.idx, func(r *userRec, _ int) { target, n = r, n+1 })
-		if n != 1 || upstream.Fold(target.Username) == upstream.Fold(u.Username) {
+		if n != 1 || target.fold() == upstream.Fold(u.Username) {
 			continue
 		}
 		attrs := make(map[string][]string, len(u.Attributes)+1)
@@ -183,7 +183,7 @@ func (s *Store) linkByEmail(st *upState, users []upstream.User) []upstream.User 
 			attrs[k] = v
 		}
 		attrs[LinkedFromAttr] = []string{u.Username}
-		out[i].Username, out[i].Attributes = target.Username, attrs
+		out[i].Username, out[i].Attributes = target.username(), attrs
 	}
 	return out
 }
@@ -245,18 +245,17 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 		}
 		seenU[u.Key] = struct{}{}
 		old := st.users.get(u.Key)
-		if old != nil && sameUser(&old.User, &u) {
+		if old != nil && old.same(&u) {
 			continue
 		}
-		r := &userRec{User: u}
-		packUser(&r.User)
+		r := newUserRec(&u, 0)
 		switch {
 		case old != nil:
 			r.order = old.order
 		case u.ExternalID != "" && st.userByExt(u.ExternalID) != nil:
 			// Renamed upstream (a DN changed): same entity, new key.
 			o := st.userByExt(u.ExternalID)
-			k := o.Key
+			k := o.key()
 			r.order = o.order
 			cs.delUsers = append(cs.delUsers, k)
 			cs.renamedUsers++
@@ -319,7 +318,7 @@ func (s *Store) diff(st *upState, users []upstream.User, groups []upstream.Group
 	// Share member key strings with the record keys they name.
 	pending := make(map[string]string, len(cs.users))
 	for _, u := range cs.users {
-		pending[u.Key] = u.Key
+		pending[u.key()] = u.key()
 	}
 	for _, g := range cs.groups {
 		pending[g.Key] = g.Key
@@ -374,7 +373,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet, forceBig 
 		for _, u := range cs.users {
 			b := encodeUser(u)
 			encUsers = append(encUsers, b)
-			size += int64(len(b) + len(u.Key) + 64)
+			size += int64(len(b) + len(u.key()) + 64)
 		}
 		for _, g := range cs.groups {
 			b := encodeGroup(g)
@@ -428,7 +427,7 @@ func (s *Store) apply(ctx context.Context, st *upState, cs *changeSet, forceBig 
 				}
 			}
 			for i, u := range cs.users {
-				if err := txn.Set(userKey(st.name, meta.Gen, u.Key), encUsers[i]); err != nil {
+				if err := txn.Set(userKey(st.name, meta.Gen, u.key()), encUsers[i]); err != nil {
 					return err
 				}
 			}
@@ -519,8 +518,8 @@ func (s *Store) writeGeneration(ctx context.Context, st *upState, cs *changeSet,
 		delU[k] = struct{}{}
 	}
 	for _, u := range cs.users {
-		delU[u.Key] = struct{}{}
-		if err := wb.Set(userKey(st.name, gen, u.Key), encodeUser(u)); err != nil {
+		delU[u.key()] = struct{}{}
+		if err := wb.Set(userKey(st.name, gen, u.key()), encodeUser(u)); err != nil {
 			return err
 		}
 	}
@@ -579,15 +578,15 @@ func (s *Store) applyMem(st *upState, cs *changeSet) (undo func()) {
 	for _, k := range cs.delUsers {
 		if o := st.delUser(k); o != nil {
 			oldUsers = append(oldUsers, o)
-			userNames[upstream.Fold(o.Username)] = struct{}{}
+			userNames[o.fold()] = struct{}{}
 		}
 	}
 	for _, u := range cs.users {
 		if o := st.putUser(u); o != nil {
 			oldUsers = append(oldUsers, o)
-			userNames[upstream.Fold(o.Username)] = struct{}{}
+			userNames[o.fold()] = struct{}{}
 		}
-		userNames[upstream.Fold(u.Username)] = struct{}{}
+		userNames[u.fold()] = struct{}{}
 	}
 	for _, k := range cs.delGroups {
 		if o := st.delGroup(k); o != nil {
@@ -616,7 +615,7 @@ func (s *Store) applyMem(st *upState, cs *changeSet) (undo func()) {
 	refresh()
 	return func() {
 		for _, u := range cs.users {
-			st.delUser(u.Key)
+			st.delUser(u.key())
 		}
 		for _, g := range cs.groups {
 			st.delGroup(g.Key)

@@ -174,14 +174,13 @@ func encodeUser(u *userRec) []byte {
 	e := encoder{b: make([]byte, 0, 128)}
 	e.b = append(e.b, userFormat)
 	e.uvarint(u.order)
-	r := &u.User
-	for _, s := range [...]string{r.Key, r.ExternalID, r.Username, r.FirstName, r.LastName, r.DisplayName, r.Email} {
-		e.str(s)
+	for i := uKey; i <= uEmail; i++ {
+		e.str(u.str(i))
 	}
-	e.b = append(e.b, boolByte(r.Active))
-	e.time(r.Created)
-	e.time(r.Updated)
-	e.attrs(r.Attributes)
+	e.b = append(e.b, boolByte(u.active))
+	e.time(u.created)
+	e.time(u.updated)
+	e.attrs(u.attrs)
 	return e.b
 }
 
@@ -190,8 +189,8 @@ func decodeUser(b []byte) (*userRec, error) {
 	if d.byte() != userFormat {
 		return nil, fmt.Errorf("%w: unknown user format", errCorrupt)
 	}
-	u := &userRec{order: d.uvarint()}
-	r := &u.User
+	order := d.uvarint()
+	var r upstream.User
 	for _, p := range [...]*string{&r.Key, &r.ExternalID, &r.Username, &r.FirstName, &r.LastName, &r.DisplayName, &r.Email} {
 		*p = d.str()
 	}
@@ -205,8 +204,7 @@ func decodeUser(b []byte) (*userRec, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	packUser(r)
-	return u, nil
+	return newUserRec(&r, order), nil
 }
 
 func encodeGroup(g *groupRec) []byte {

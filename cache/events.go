@@ -67,15 +67,15 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 	}
 	newUsers := make(map[string]*userRec, len(cs.users))
 	for _, u := range cs.users {
-		newUsers[u.Key] = u
-		addUser(upstream.Fold(u.Username))
-		if o := st.users.get(u.Key); o != nil {
-			addUser(upstream.Fold(o.Username))
+		newUsers[u.key()] = u
+		addUser(u.fold())
+		if o := st.users.get(u.key()); o != nil {
+			addUser(o.fold())
 		}
 	}
 	for _, k := range cs.delUsers {
 		if o := st.users.get(k); o != nil {
-			addUser(upstream.Fold(o.Username))
+			addUser(o.fold())
 		}
 	}
 	newGroups := make(map[string]*groupRec, len(cs.groups))
@@ -84,10 +84,10 @@ func (s *Store) track(st *upState, cs *changeSet) *tracker {
 	}
 	resolve := func(key string) {
 		if u := st.users.get(key); u != nil {
-			addUser(upstream.Fold(u.Username))
+			addUser(u.fold())
 		}
 		if u := newUsers[key]; u != nil {
-			addUser(upstream.Fold(u.Username))
+			addUser(u.fold())
 		}
 		if g := st.groups.get(key); g != nil {
 			addGroup(upstream.Fold(g.Name))
@@ -153,14 +153,14 @@ func (t *tracker) events(v *view, up string) []Event {
 		b, a := t.users[n], snapUser(v, n)
 		switch {
 		case b.rec == nil && a.rec != nil:
-			ev(&creates, KindUser, OpCreated, a.rec.Username)
+			ev(&creates, KindUser, OpCreated, a.rec.username())
 		case b.rec != nil && a.rec == nil:
-			ev(&deletes, KindUser, OpDeleted, b.rec.Username)
-		case b.rec != nil && (b.win != a.win || !sameUserView(&b.rec.User, &a.rec.User)):
-			ev(&creates, KindUser, OpUpdated, a.rec.Username)
+			ev(&deletes, KindUser, OpDeleted, b.rec.username())
+		case b.rec != nil && (b.win != a.win || !sameUserView(b.rec.user(), a.rec.user())):
+			ev(&creates, KindUser, OpUpdated, a.rec.username())
 		}
 		if a.rec != nil && (!slices.Equal(b.agg, a.agg) || !slices.Equal(b.direct, a.direct)) {
-			ev(&memberships, KindUserMembership, OpUpdated, a.rec.Username)
+			ev(&memberships, KindUserMembership, OpUpdated, a.rec.username())
 		}
 	}
 	// Entities first, then memberships that may name them, then deletions:

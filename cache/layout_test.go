@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/dirgate/dirgate/upstream"
@@ -13,32 +14,61 @@ import (
 
 func TestPackUser(t *testing.T) {
 	attrs := map[string][]string{"phone": {"+1 555", "+1 556"}}
-	u := upstream.User{Key: "uid=a,dc=x", ExternalID: "e-1", Username: "alice", FirstName: "Alice",
-		LastName: "Liddell", DisplayName: "Alice Liddell", Email: "alice@example.com", Attributes: attrs}
+	created := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	u := upstream.User{Key: "uid=a,dc=x", ExternalID: "e-1", Username: "Alice", FirstName: "Alice",
+		LastName: "Liddell", DisplayName: "Alice Liddell", Email: "alice@example.com", Active: true,
+		Created: created, Attributes: attrs}
 	want := u
 	want.Attributes = map[string][]string{"phone": {"+1 555", "+1 556"}}
-	packUser(&u)
-	if !sameUser(&u, &want) {
-		t.Fatalf("packed record differs: %+v", u)
+	r := newUserRec(&u, 7)
+	if got := r.user(); !sameUser(got, &want) || !r.same(&want) || r.order != 7 || r.fold() != "alice" {
+		t.Fatalf("packed record differs: %+v (order %d, fold %q)", got, r.order, r.fold())
 	}
-	// Every string lies in one allocation, in field order.
-	base := unsafe.StringData(u.Key)
+	// Every string lies in one allocation, in field order, the folded
+	// username last (it differs from the username).
+	got := r.user()
+	base := unsafe.StringData(r.packed)
 	off := uintptr(0)
-	for _, s := range []string{u.Key, u.ExternalID, u.Username, u.FirstName, u.LastName, u.DisplayName, u.Email,
-		u.Attributes["phone"][0], u.Attributes["phone"][1]} {
-		if got := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(unsafe.Pointer(base)); got != off {
-			t.Fatalf("%q at offset %d, want %d", s, got, off)
+	for _, s := range []string{got.Key, got.ExternalID, got.Username, got.FirstName, got.LastName, got.DisplayName, got.Email, r.fold()} {
+		if s == "" {
+			continue
+		}
+		if at := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(unsafe.Pointer(base)); at != off {
+			t.Fatalf("%q at offset %d, want %d", s, at, off)
 		}
 		off += uintptr(len(s))
 	}
-	// The caller's attribute map and slices are not written.
-	if unsafe.StringData(attrs["phone"][0]) == unsafe.StringData(u.Attributes["phone"][0]) {
+	if int(off) != len(r.packed) {
+		t.Fatalf("packed %d bytes, the fields %d", len(r.packed), off)
+	}
+	// The caller's attribute map and slices are not written; the values
+	// are packed together.
+	if unsafe.StringData(attrs["phone"][0]) == unsafe.StringData(r.attrs["phone"][0]) {
 		t.Fatal("the caller's attribute values were replaced")
 	}
-	var empty upstream.User
-	packUser(&empty) // nothing to pack: no panic, nothing set
-	if empty.Key != "" || empty.Attributes != nil {
-		t.Fatalf("empty record changed: %+v", empty)
+	// A change in any field makes it another record.
+	for _, change := range []func(*upstream.User){
+		func(u *upstream.User) { u.Key = "k2" }, func(u *upstream.User) { u.ExternalID = "e-2" },
+		func(u *upstream.User) { u.Username = "alicia" }, func(u *upstream.User) { u.FirstName = "A" },
+		func(u *upstream.User) { u.LastName = "L" }, func(u *upstream.User) { u.DisplayName = "A L" },
+		func(u *upstream.User) { u.Email = "a@x" }, func(u *upstream.User) { u.Active = false },
+		func(u *upstream.User) { u.Created = created.Add(time.Second) }, func(u *upstream.User) { u.Updated = created },
+		func(u *upstream.User) { u.Attributes = nil },
+	} {
+		c := want
+		change(&c)
+		if r.same(&c) {
+			t.Fatalf("same despite a change: %+v", c)
+		}
+	}
+	// A lower-case username is not stored twice.
+	lower := newUserRec(&upstream.User{Key: "k", Username: "bob"}, 0)
+	if lower.fold() != "bob" || len(lower.packed) != len("k")+len("bob") {
+		t.Fatalf("fold %q, packed %q", lower.fold(), lower.packed)
+	}
+	empty := newUserRec(&upstream.User{}, 0)
+	if empty.key() != "" || empty.attrs != nil || empty.user().Username != "" {
+		t.Fatalf("empty record: %+v", empty.user())
 	}
 }
 
@@ -58,7 +88,7 @@ func TestPackGroupKeepsMembers(t *testing.T) {
 func table() (*slotTable[*userRec], func(key string, order uint64, name, email string) *userRec) {
 	tab := newSlotTable[*userRec]()
 	return &tab, func(key string, order uint64, name, email string) *userRec {
-		r := &userRec{User: upstream.User{Key: key, Username: name, Email: email}, order: order, fold: name}
+		r := newUserRec(&upstream.User{Key: key, Username: name, Email: email}, order)
 		tab.put(r)
 		return r
 	}
@@ -105,7 +135,7 @@ func TestEmailIndex(t *testing.T) {
 
 func TestNameIndex(t *testing.T) {
 	tab, rec := table()
-	x := newNameIndex(tab, func(r *userRec) string { return r.fold }, func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
+	x := newNameIndex(tab, func(r *userRec) string { return r.fold() }, func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
 	a, b, c := rec("ka", 5, "n", ""), rec("kb", 2, "n", ""), rec("kc", 9, "n", "")
 	check := func(step string, want ...*userRec) {
 		t.Helper()
@@ -170,7 +200,7 @@ func TestSlotTableMatchesAMap(t *testing.T) {
 				tab.del(r)
 				delete(want, k)
 			case r == nil:
-				r = &userRec{User: upstream.User{Key: k}}
+				r = newUserRec(&upstream.User{Key: k}, 0)
 				tab.put(r)
 				want[k] = r
 			}

@@ -34,7 +34,7 @@ func (s *Store) user(name string) (User, bool) {
 	if r == nil {
 		return User{}, false
 	}
-	return User{Rec: &r.User, Upstream: s.v.ups[win].name, UpstreamIndex: win}, true
+	return User{Rec: r.user(), Upstream: s.v.ups[win].name, UpstreamIndex: win}, true
 }
 
 func (s *Store) group(name string) (Group, bool) {
@@ -58,6 +58,17 @@ func (s *Store) User(name string) (User, bool) {
 	return s.user(upstream.Fold(name))
 }
 
+// Username returns the username as the user's winning record spells it:
+// User without building the record (it allocates nothing).
+func (s *Store) Username(name string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if r, _ := s.v.user(upstream.Fold(name)); r != nil {
+		return r.username(), true
+	}
+	return "", false
+}
+
 // UsersByEmail returns the users whose e-mail address is email,
 // case-insensitively, ordered by username.
 func (s *Store) UsersByEmail(email string) []User {
@@ -65,7 +76,7 @@ func (s *Store) UsersByEmail(email string) []User {
 	defer s.mu.RUnlock()
 	var out []User
 	s.v.emailWinners(upstream.Fold(email), len(s.v.ups), func(r *userRec, i int) {
-		out = append(out, User{Rec: &r.User, Upstream: s.v.ups[i].name, UpstreamIndex: i})
+		out = append(out, User{Rec: r.user(), Upstream: s.v.ups[i].name, UpstreamIndex: i})
 	})
 	sort.Slice(out, func(i, j int) bool { return upstream.Fold(out[i].Rec.Username) < upstream.Fold(out[j].Rec.Username) })
 	return out
@@ -149,7 +160,7 @@ func (s *Store) userDisplay(names []string) []string {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		if r, _ := s.v.user(n); r != nil {
-			out = append(out, r.Username)
+			out = append(out, r.username())
 		}
 	}
 	return out
@@ -347,7 +358,7 @@ func (s *Store) UpstreamUser(up, username string) (*upstream.User, bool) {
 		return nil, false
 	}
 	if r := st.userByName(upstream.Fold(username)); r != nil {
-		return &r.User, true
+		return r.user(), true
 	}
 	return nil, false
 }
@@ -377,7 +388,7 @@ func (s *Store) UpstreamUsers(up string) []*upstream.User {
 	}
 	out := make([]*upstream.User, 0, st.users.len())
 	for _, r := range st.users.all() {
-		out = append(out, &r.User)
+		out = append(out, r.user())
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := upstream.Fold(out[i].Username), upstream.Fold(out[j].Username)
@@ -424,9 +435,9 @@ func (s *Store) Collisions(up string) []Collision {
 	}
 	var out []Collision
 	for _, l := range st.userNames.more {
-		c := Collision{Kind: "user", Name: l[0].Username, Kept: l[0].Key}
+		c := Collision{Kind: "user", Name: l[0].username(), Kept: l[0].key()}
 		for _, r := range l[1:] {
-			c.Skipped = append(c.Skipped, r.Key)
+			c.Skipped = append(c.Skipped, r.key())
 		}
 		out = append(out, c)
 	}

@@ -152,7 +152,7 @@ func (s *Store) UpstreamUserByExternalID(up, id string) (*upstream.User, bool) {
 		return nil, false
 	}
 	if r := st.userByExt(id); r != nil {
-		return &r.User, true
+		return r.user(), true
 	}
 	return nil, false
 }

@@ -78,7 +78,7 @@ type slotted interface {
 	slotp() *int32 // where the record keeps its slot while stored
 }
 
-func (r *userRec) recKey() string  { return r.Key }
+func (r *userRec) recKey() string  { return r.key() }
 func (r *userRec) slotp() *int32   { return &r.id }
 func (r *groupRec) recKey() string { return r.Key }
 func (r *groupRec) slotp() *int32  { return &r.id }

@@ -374,7 +374,7 @@ func (s *Store) loadUpstream(st *upState) error {
 func internMembers(st *upState, g *upstream.Group, pending map[string]string) {
 	for i, m := range g.Members {
 		if u := st.users.get(m); u != nil {
-			g.Members[i] = u.Key
+			g.Members[i] = u.key()
 		} else if o := st.groups.get(m); o != nil {
 			g.Members[i] = o.Key
 		} else if k, ok := pending[m]; ok {

@@ -70,6 +70,12 @@ func TestFullSyncAndNestedReads(t *testing.T) {
 	if us, ok := s.User("BOB"); !ok || us.Rec.Username != "Bob" || us.Upstream != "one" {
 		t.Fatalf("User(BOB) = %+v, %v", us, ok)
 	}
+	if n, ok := s.Username("BOB"); !ok || n != "Bob" {
+		t.Fatalf("Username(BOB) = %q, %v", n, ok)
+	}
+	if n, ok := s.Username("nobody"); ok || n != "" {
+		t.Fatalf("Username(nobody) = %q, %v", n, ok)
+	}
 	if l := s.UsersByEmail("ALICE@example.com"); len(l) != 1 || l[0].Rec.Username != "alice" {
 		t.Fatalf("UsersByEmail = %+v", l)
 	}
@@ -460,7 +466,7 @@ func TestBigApplyUsesGenerationsAndCleansUp(t *testing.T) {
 		if err := putJSON(txn, metaKey("one"), m); err != nil {
 			return err
 		}
-		return txn.Set(userKey("one", 3, "zz"), encodeUser(&userRec{User: u("zz", "zombie")}))
+		return txn.Set(userKey("one", 3, "zz"), encodeUser(newUserRec(&upstream.User{Key: "zz", Username: "zombie"}, 0)))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -524,10 +530,10 @@ func TestStoreLockedByAnotherOpen(t *testing.T) {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	in := &userRec{order: 42, User: upstream.User{Key: "k", ExternalID: "e", Username: "n", FirstName: "f", LastName: "l",
-		DisplayName: "d", Email: "m", Active: true, Created: time.Unix(1700000000, 5).UTC(), Attributes: map[string][]string{"a": {"1", "2"}}}}
+	in := newUserRec(&upstream.User{Key: "k", ExternalID: "e", Username: "N", FirstName: "f", LastName: "l",
+		DisplayName: "d", Email: "m", Active: true, Created: time.Unix(1700000000, 5).UTC(), Attributes: map[string][]string{"a": {"1", "2"}}}, 42)
 	out, err := decodeUser(encodeUser(in))
-	if err != nil || out.order != 42 || !sameUser(&in.User, &out.User) {
+	if err != nil || out.order != 42 || !out.same(in.user()) || out.fold() != "n" {
 		t.Fatalf("user round trip: %+v %v", out, err)
 	}
 	gin := &groupRec{order: 7, Group: upstream.Group{Key: "g", Name: "n", Members: []string{"a", "b"}, Updated: time.Unix(5, 0).UTC()}}
@@ -538,11 +544,11 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeRecords(f *testing.F) {
-	f.Add(encodeUser(&userRec{User: u("k", "n")}))
+	f.Add(encodeUser(newUserRec(&upstream.User{Key: "k", Username: "n"}, 0)))
 	f.Add(encodeGroup(&groupRec{Group: g("k", "n", "a", "b")}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := decodeUser(b); err == nil {
-			if r2, err := decodeUser(encodeUser(r)); err != nil || !sameUser(&r.User, &r2.User) {
+			if r2, err := decodeUser(encodeUser(r)); err != nil || !r2.same(r.user()) {
 				t.Fatalf("user does not round-trip: %v", err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/dirgate/dirgate/upstream"
 )
@@ -22,11 +23,14 @@ import (
 // upstream first reported them: when two names in one upstream collide
 // case-insensitively, the lower order wins and the other is skipped.
 type userRec struct {
-	upstream.User
-	order     uint64
-	fold      string // upstream.Fold(Username)
-	effective bool   // first of its name in its upstream (see upState)
-	id        int32  // slot in upState.users while stored
+	packed           string // the strings, back to back (newUserRec)
+	ends             [nUserStrs]uint32
+	attrs            map[string][]string
+	created, updated time.Time
+	active           bool
+	effective        bool  // first of its name in its upstream (see upState)
+	id               int32 // slot in upState.users while stored
+	order            uint64
 }
 
 type groupRec struct {
@@ -87,7 +91,7 @@ func newUpState(name string, idx int) *upState {
 		userExt: newHashIndex(), groupExt: newHashIndex(),
 		parents: map[string]edgeRun{},
 	}
-	u.userNames = newNameIndex(&u.users, func(r *userRec) string { return r.fold },
+	u.userNames = newNameIndex(&u.users, func(r *userRec) string { return r.fold() },
 		func(r *userRec) uint64 { return r.order }, func(r *userRec, e bool) { r.effective = e })
 	u.groupNames = newNameIndex(&u.groups, func(r *groupRec) string { return r.fold },
 		func(r *groupRec) uint64 { return r.order }, func(r *groupRec, e bool) { r.effective = e })
@@ -95,7 +99,7 @@ func newUpState(name string, idx int) *upState {
 	return u
 }
 
-func (u *upState) userExtKey(id int32) string  { return u.users.slots[id].ExternalID }
+func (u *upState) userExtKey(id int32) string  { return u.users.slots[id].ext() }
 func (u *upState) groupExtKey(id int32) string { return u.groups.slots[id].ExternalID }
 
 // userByExt returns the user record with an external ID, or nil.
@@ -139,7 +143,7 @@ func newNameIndex[R slotted](tab *slotTable[R], name func(R) string, order func(
 // newEmailIndex maps a folded e-mail address to the records that have it,
 // lowest order first (almost every address has one).
 func newEmailIndex(tab *slotTable[*userRec]) nameIndex[*userRec] {
-	return newNameIndex(tab, func(r *userRec) string { return upstream.Fold(r.Email) },
+	return newNameIndex(tab, func(r *userRec) string { return upstream.Fold(r.email()) },
 		func(r *userRec) uint64 { return r.order }, func(*userRec, bool) {})
 }
 
@@ -211,18 +215,17 @@ func (x *nameIndex[R]) set(name string, l []R) {
 // putUser stores r, replacing any record with its key, and returns the
 // replaced record.
 func (u *upState) putUser(r *userRec) *userRec {
-	old := u.delUser(r.Key)
+	old := u.delUser(r.key())
 	u.users.put(r)
-	if u.groups.get(r.Key) != nil {
+	if u.groups.get(r.key()) != nil {
 		u.graphChanged()
 	}
-	r.fold = upstream.Fold(r.Username)
-	u.userNames.add(r.fold, r)
-	if r.ExternalID != "" {
-		u.userExt.put(r.ExternalID, r.id, u.userExtKey)
+	u.userNames.add(r.fold(), r)
+	if r.ext() != "" {
+		u.userExt.put(r.ext(), r.id, u.userExtKey)
 	}
-	if r.Email != "" {
-		u.emails.add(upstream.Fold(r.Email), r)
+	if r.email() != "" {
+		u.emails.add(upstream.Fold(r.email()), r)
 	}
 	return old
 }
@@ -237,12 +240,12 @@ func (u *upState) delUser(key string) *userRec {
 	if u.groups.get(key) != nil {
 		u.graphChanged()
 	}
-	u.userNames.remove(old.fold, old)
-	if old.ExternalID != "" {
-		u.userExt.del(old.ExternalID, old.id, u.userExtKey)
+	u.userNames.remove(old.fold(), old)
+	if old.ext() != "" {
+		u.userExt.del(old.ext(), old.id, u.userExtKey)
 	}
-	if old.Email != "" {
-		u.emails.remove(upstream.Fold(old.Email), old)
+	if old.email() != "" {
+		u.emails.remove(upstream.Fold(old.email()), old)
 	}
 	u.users.del(old)
 	return old
@@ -400,7 +403,7 @@ func (v *view) emailWinners(email string, limit int, fn func(*userRec, int)) {
 	var buf [1]*userRec
 	for i, up := range v.ups[:limit] {
 		for _, r := range up.emails.list(email, &buf) {
-			if r.effective && v.userWinsAt(r.fold, i) {
+			if r.effective && v.userWinsAt(r.fold(), i) {
 				fn(r, i)
 			}
 		}
@@ -460,7 +463,7 @@ func (v *view) refreshName(list *[]string, name string, exists bool) {
 func (v *view) sortNames() {
 	if v.sortedUsers == nil {
 		v.sortedUsers = unionNames(v.ups, func(up *upState) *slotTable[*userRec] { return &up.users },
-			func(r *userRec) (string, bool) { return r.fold, r.effective })
+			func(r *userRec) (string, bool) { return r.fold(), r.effective })
 	}
 	if v.sortedGroups == nil {
 		v.sortedGroups = unionNames(v.ups, func(up *upState) *slotTable[*groupRec] { return &up.groups },
@@ -541,7 +544,7 @@ func (v *view) directGroupsOfUser(name string, aggregate bool, out *nameSet) {
 		if r == nil {
 			continue
 		}
-		ids := up.parentIDs(r.Key)
+		ids := up.parentIDs(r.key())
 		out.list = slices.Grow(out.list, len(ids))
 		for _, id := range ids {
 			if g := up.groups.slots[id]; g.effective {
@@ -582,8 +585,8 @@ func (v *view) directMembers(name string, aggregate bool, users, groups *nameSet
 		}
 		for _, mk := range r.Members {
 			if u := up.users.get(mk); u != nil {
-				if users != nil && u.effective && (aggregate || v.userWinsAt(u.fold, i)) {
-					users.add(u.fold)
+				if users != nil && u.effective && (aggregate || v.userWinsAt(u.fold(), i)) {
+					users.add(u.fold())
 				}
 			} else if g := up.groups.get(mk); g != nil && groups != nil && g.effective && g.fold != name {
 				groups.add(g.fold)
@@ -602,7 +605,7 @@ func (v *view) ownAncestors(name string) *nameSet {
 		return &out
 	}
 	up := v.ups[win]
-	queue := []string{r.Key}
+	queue := []string{r.key()}
 	seen := map[string]bool{}
 	for len(queue) > 0 {
 		k := queue[0]
@@ -637,8 +640,8 @@ func (v *view) ownNestedMembers(name string) *nameSet {
 			queue = queue[1:]
 			for _, mk := range g.Members {
 				if u := up.users.get(mk); u != nil {
-					if u.effective && v.userWinsAt(u.fold, i) {
-						out.add(u.fold)
+					if u.effective && v.userWinsAt(u.fold(), i) {
+						out.add(u.fold())
 					}
 				} else if c := up.groups.get(mk); c != nil && c.effective && !seen[mk] {
 					seen[mk] = true

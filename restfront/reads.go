@@ -22,9 +22,13 @@ func (q *request) required(name string) (string, bool) {
 func (q *request) user(name string, status int) (cache.User, bool) {
 	u, ok := q.s.store.User(name)
 	if !ok {
-		q.fail(status, "USER_NOT_FOUND", fmt.Sprintf("User <%s> does not exist", name))
+		q.noUser(status, name)
 	}
 	return u, ok
+}
+
+func (q *request) noUser(status int, name string) {
+	q.fail(status, "USER_NOT_FOUND", fmt.Sprintf("User <%s> does not exist", name))
 }
 
 func (q *request) group(name string, status int) (cache.Group, bool) {
@@ -178,11 +182,13 @@ func (s *Server) related(subject string, list func(q *request, name string) []st
 			return
 		}
 		if subject == "username" {
-			u, found := q.user(name, http.StatusNotFound)
+			// Only the name is needed: Username builds no record.
+			u, found := q.s.store.Username(name)
 			if !found {
+				q.noUser(http.StatusNotFound, name)
 				return
 			}
-			name = u.Rec.Username
+			name = u
 		} else {
 			g, found := q.group(name, http.StatusNotFound)
 			if !found {
