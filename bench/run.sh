@@ -101,7 +101,7 @@ END {
 			dur(r[n, "p50-ms"]), dur(r[n, "p99-ms"]), r[n, "req/s"]
 	n = "NestedGroups/names-vs-floor"
 	if ((n, "p99-ms") in r)
-		printf "| names, closed loop, dirgate and the floor in %d alternating rounds of 3 s: median p99 (lowest, highest), the floor's median p99, median ratio of the two; median req/s of each | %s (%s, %s), floor %s, %.2f×; %d / %d req/s | p99 ≤ 5 ms |\n",
+		printf "| names, closed loop, dirgate and the floor in %d alternating rounds of 3 s: median p99 (lowest, highest), median p99 of the floor, median ratio of the two; median req/s of each | %s (%s, %s), floor %s, %.2f×; %d / %d req/s | p99 ≤ 5 ms |\n",
 			r[n, "rounds"], dur(r[n, "p99-ms"]), dur(r[n, "p99-ms-min"]), dur(r[n, "p99-ms-max"]), dur(r[n, "floor-p99-ms"]), r[n, "p99-ratio"], r[n, "req/s"], r[n, "floor-req/s"]
 	for (j = 1; j <= nrates; j++) {
 		n = "NestedGroups/names-at-" rates[j] "/s"; f = "NestedGroups/net-http-floor-at-" rates[j] "/s"
