@@ -3,7 +3,7 @@
 // request with the same body, prepared once, after checking the Basic
 // credentials by comparing bytes. It does what any Go HTTP server does
 // for a request (parse it, route nothing, write the response) and nothing
-// else, with the runtime settings of `dirgate serve` (at least four Go
+// else, with the runtime settings of `dirgate serve` (at least twelve Go
 // processors): its latency under the benchmark's load is the floor that
 // net/http and the machine set for any handler.
 //
@@ -31,8 +31,8 @@ func main() {
 		os.Exit(2)
 	}
 	auth := os.Args[3]
-	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 4 {
-		runtime.GOMAXPROCS(4) // as dirgate serve does
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 12 {
+		runtime.GOMAXPROCS(12) // as dirgate serve does (serveMinProcs)
 	}
 	const group = `<group name="group-00000"><link href="http://dirgate/rest/usermanagement/1/group?groupname=group-00000" rel="self"/></group>`
 	head, tail := `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><groups expand="group">`, `</groups>`

@@ -53,11 +53,16 @@ const serveGCPercent = 60
 // GOMAXPROCS is set). dirgate mostly waits on sockets and shares small
 // hosts with other processes (the LDAP server it passes binds to, the
 // applications). With one P per CPU, a P whose thread the kernel has
-// descheduled holds up the goroutines queued on it; measured on two
-// cores, four Ps cut the Crowd nested-group p99 from 16 to about 9 ms and
-// brought pass-through binds from 1.4-1.5x to 1.1-1.35x of slapd's time
-// (bench/, README). The cost is a few more threads.
-const serveMinProcs = 4
+// descheduled holds up the goroutines queued on it; with more Ps than
+// CPUs, the kernel shares the CPUs among more threads in smaller slices
+// and fewer goroutines wait behind a thread that is not running. Measured
+// on two cores (bench/, README), the Crowd nested-group p99 at 64 clients
+// was 12-13 ms with two Ps, 7-8 ms with four, 4.4-5.9 ms with eight and
+// 4.5-4.8 ms with twelve (the net/http floor 5.1-6.1 ms); pass-through
+// binds and LDAP searches were the same within the noise, CPU per request
+// at a moderate rate no higher, peak RSS under the LDAP load 310-355 MiB
+// against about 300. The cost is a few more threads.
+const serveMinProcs = 12
 
 func serve(c *cli.Context) error {
 	cfg, log, err := loadConfig(c)
