@@ -204,6 +204,14 @@ func (x *nameIndex[R]) remove(name string, r R) {
 	x.set(name, l)
 }
 
+// removePtr deletes r from l, if it is there.
+func removePtr[T comparable](l []T, r T) []T {
+	if i := slices.Index(l, r); i >= 0 {
+		return slices.Delete(l, i, i+1)
+	}
+	return l
+}
+
 // set makes l[0] the effective record of name.
 func (x *nameIndex[R]) set(name string, l []R) {
 	x.one.put(name, *l[0].slotp(), x.nameOf)
@@ -350,13 +358,6 @@ func (u *upState) compactEdges() {
 		u.parents[k] = edgeRun{off: uint32(off), n: r.n, cap: r.n}
 	}
 	u.edges = edges
-}
-
-func removePtr[T comparable](l []T, r T) []T {
-	if i := slices.Index(l, r); i >= 0 {
-		return slices.Delete(l, i, i+1)
-	}
-	return l
 }
 
 // view is the merged directory. A name's winner is the effective record
