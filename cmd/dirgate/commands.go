@@ -58,7 +58,8 @@ const serveGCPercent = 60
 // and fewer goroutines wait behind a thread that is not running. Measured
 // on two cores (bench/, README), the Crowd nested-group p99 at 64 clients
 // was 12-13 ms with two Ps, 7-8 ms with four, 4.4-5.9 ms with eight and
-// 4.5-4.8 ms with twelve (the net/http floor 5.1-6.1 ms); pass-through
+// 3.9-4.8 ms with twelve (6.0 ms in a slow hour, when the net/http floor
+// was at 6.9 ms; otherwise the floor was at 4.5-6.1 ms); pass-through
 // binds and LDAP searches were the same within the noise, CPU per request
 // at a moderate rate no higher, peak RSS under the LDAP load 310-355 MiB
 // against about 300. The cost is a few more threads.
