@@ -174,6 +174,10 @@ func (s *Server) derivedIn(g *derivedGen, u cache.User, key string) derived {
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if r, ok := sh.m[key]; ok {
+		// Another search computed it meanwhile: keep one copy in ids.
+		return derived{dn: r.dn, memberOf: groupDNs{g: g, ids: sh.ids[r.off : r.off+r.n : r.off+r.n]}}
+	}
 	if len(sh.m) >= c.max/len(g.shards) {
 		// Full: computed, not kept.
 		return derived{dn: dn, memberOf: groupDNs{g: g, ids: g.intern(nil, dns)}}
