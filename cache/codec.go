@@ -259,14 +259,6 @@ func boolByte(b bool) byte {
 	return 0
 }
 
-// sameUser reports whether two records carry the same data.
-func sameUser(a, b *upstream.User) bool {
-	return a.Key == b.Key && a.ExternalID == b.ExternalID && a.Username == b.Username &&
-		a.FirstName == b.FirstName && a.LastName == b.LastName && a.DisplayName == b.DisplayName &&
-		a.Email == b.Email && a.Active == b.Active && a.Created.Equal(b.Created) &&
-		a.Updated.Equal(b.Updated) && sameAttrs(a.Attributes, b.Attributes)
-}
-
 // sameGroup reports whether two records carry the same data. Member lists
 // are compared as given; the cache sorts them on the way in.
 func sameGroup(a, b *upstream.Group) bool {

@@ -156,7 +156,7 @@ func (t *tracker) events(v *view, up string) []Event {
 			ev(&creates, KindUser, OpCreated, a.rec.username())
 		case b.rec != nil && a.rec == nil:
 			ev(&deletes, KindUser, OpDeleted, b.rec.username())
-		case b.rec != nil && (b.win != a.win || !sameUserView(b.rec.user(), a.rec.user())):
+		case b.rec != nil && (b.win != a.win || !sameUserView(b.rec, a.rec)):
 			ev(&creates, KindUser, OpUpdated, a.rec.username())
 		}
 		if a.rec != nil && (!slices.Equal(b.agg, a.agg) || !slices.Equal(b.direct, a.direct)) {
@@ -183,10 +183,10 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // sameUserView compares what the merged view shows of a user (the key is
 // internal to the upstream).
-func sameUserView(a, b *upstream.User) bool {
-	x := *b
-	x.Key = a.Key
-	return sameUser(a, &x)
+func sameUserView(a, b *userRec) bool {
+	x := b.user()
+	x.Key = a.key()
+	return a.same(x)
 }
 
 func sameGroupView(a, b *upstream.Group) bool {

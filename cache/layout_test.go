@@ -12,6 +12,15 @@ import (
 	"github.com/dirgate/dirgate/upstream"
 )
 
+// sameUser reports whether two users carry the same data, field by field:
+// the check of userRec.user that does not go through userRec.same.
+func sameUser(a, b *upstream.User) bool {
+	return a.Key == b.Key && a.ExternalID == b.ExternalID && a.Username == b.Username &&
+		a.FirstName == b.FirstName && a.LastName == b.LastName && a.DisplayName == b.DisplayName &&
+		a.Email == b.Email && a.Active == b.Active && a.Created.Equal(b.Created) &&
+		a.Updated.Equal(b.Updated) && sameAttrs(a.Attributes, b.Attributes)
+}
+
 func TestPackUser(t *testing.T) {
 	attrs := map[string][]string{"phone": {"+1 555", "+1 556"}}
 	created := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)

@@ -35,8 +35,10 @@ type connState struct {
 	cursors  map[string]*cursor // paged-results cursors by cookie
 	closing  bool               // shutdown: close as soon as idle
 
-	// ctx is the connection's context, a child of the server's, cancelled
-	// when the connection is forgotten: a password check at an upstream
+	// ctx is the connection's context, a child of the server's abort
+	// context (which ends only when Shutdown gives up, so that requests in
+	// flight finish), cancelled when the connection is forgotten: a
+	// password check at an upstream
 	// ends when its client goes. Work hangs on it rather than on the
 	// server context, so that concurrent requests do not all register with
 	// (and contend for) one context.
